@@ -1,0 +1,166 @@
+//! Validated options for [`crate::quantize`].
+
+use crate::error::{Error, Result};
+use crate::space::ColorSpace;
+
+/// Largest palette the library produces (indexed PNG and GIF hold at most 256 entries).
+pub const MAX_COLORS: u32 = 256;
+
+/// Which compute backend runs the k-means stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// The GPU when an adapter can be opened, else the CPU; the result says which ran.
+    #[default]
+    Auto,
+    /// The GPU; an error when no adapter can be opened.
+    Gpu,
+    /// The CPU reference backend (always available).
+    Cpu,
+}
+
+/// How the initial centroids are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Init {
+    /// Weighted median cut on the color histogram: deterministic, close to the answer, so Lloyd
+    /// needs few iterations. Ignores the seed.
+    #[default]
+    MedianCut,
+    /// Weighted k-means++ (D² sampling) driven by the seed.
+    KMeansPlusPlus,
+}
+
+/// Options for one quantization. Build with [`Options::new`] and the `with_*` methods; every
+/// value is checked when it is set, so a built `Options` is always valid.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub(crate) k: u32,
+    pub(crate) max_iter: u32,
+    pub(crate) tolerance: f64,
+    pub(crate) seed: u64,
+    pub(crate) backend: BackendChoice,
+    pub(crate) init: Init,
+    pub(crate) space: ColorSpace,
+    pub(crate) gpu_chunk_points: Option<u32>,
+}
+
+impl Options {
+    /// Default iteration cap.
+    pub const DEFAULT_MAX_ITER: u32 = 64;
+    /// Default convergence tolerance, in 8-bit color levels.
+    pub const DEFAULT_TOLERANCE: f64 = 0.5;
+
+    /// Options for a palette of at most `k` colors (1..=256) with every other value at its default.
+    pub fn new(k: u32) -> Result<Self> {
+        if !(1..=MAX_COLORS).contains(&k) {
+            return Err(Error::invalid(
+                "number of colors",
+                k,
+                "an integer from 1 to 256",
+            ));
+        }
+        Ok(Options {
+            k,
+            max_iter: Self::DEFAULT_MAX_ITER,
+            tolerance: Self::DEFAULT_TOLERANCE,
+            seed: 0,
+            backend: BackendChoice::Auto,
+            init: Init::MedianCut,
+            space: ColorSpace::Srgb,
+            gpu_chunk_points: None,
+        })
+    }
+
+    /// Caps the number of Lloyd iterations (1..=10000).
+    pub fn with_max_iter(mut self, max_iter: u32) -> Result<Self> {
+        if !(1..=10_000).contains(&max_iter) {
+            return Err(Error::invalid(
+                "max-iter",
+                max_iter,
+                "an integer from 1 to 10000",
+            ));
+        }
+        self.max_iter = max_iter;
+        Ok(self)
+    }
+
+    /// Stops once no centroid moves by more than `tolerance` 8-bit color levels (Euclidean) in an
+    /// iteration. 0 runs until the assignment stops changing. Must be finite and in 0..=255.
+    pub fn with_tolerance(mut self, tolerance: f64) -> Result<Self> {
+        if !tolerance.is_finite() || !(0.0..=255.0).contains(&tolerance) {
+            return Err(Error::invalid(
+                "tolerance",
+                tolerance,
+                "a number from 0 to 255",
+            ));
+        }
+        self.tolerance = tolerance;
+        Ok(self)
+    }
+
+    /// Seed for the k-means++ initialisation. The same seed gives the same result on every backend.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Chooses the backend.
+    pub fn with_backend(mut self, backend: BackendChoice) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Chooses the initialisation.
+    pub fn with_init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Chooses the color space the clustering runs in.
+    pub fn with_space(mut self, space: ColorSpace) -> Self {
+        self.space = space;
+        self
+    }
+
+    /// Limits how many points one GPU dispatch (and one storage binding) covers. The device's own
+    /// limits always apply too; a smaller value forces chunking, which tests use on small images.
+    pub fn with_gpu_chunk_points(mut self, points: u32) -> Result<Self> {
+        if points < 1024 || points % 1024 != 0 {
+            return Err(Error::invalid(
+                "gpu chunk size",
+                points,
+                "a positive multiple of 1024",
+            ));
+        }
+        self.gpu_chunk_points = Some(points);
+        Ok(self)
+    }
+
+    /// The palette size asked for.
+    pub fn k(&self) -> u32 {
+        self.k
+    }
+    /// The iteration cap.
+    pub fn max_iter(&self) -> u32 {
+        self.max_iter
+    }
+    /// The convergence tolerance in 8-bit color levels.
+    pub fn tolerance(&self) -> f64 {
+        self.tolerance
+    }
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    /// The backend choice.
+    pub fn backend(&self) -> BackendChoice {
+        self.backend
+    }
+    /// The initialisation.
+    pub fn init(&self) -> Init {
+        self.init
+    }
+    /// The color space.
+    pub fn space(&self) -> ColorSpace {
+        self.space
+    }
+}

@@ -1,0 +1,95 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use kmquant::GpuContext;
+use std::sync::Arc;
+
+/// Set to 1 (CI does) to make a missing GPU adapter a test failure instead of a skip.
+pub const REQUIRE_GPU: &str = "KMQUANT_REQUIRE_GPU";
+
+/// Opens the adapter wgpu picks (honoring WGPU_BACKEND), printing it. Without one, fails when
+/// `KMQUANT_REQUIRE_GPU=1`, otherwise skips loudly by returning None.
+pub fn gpu() -> Option<Arc<GpuContext>> {
+    match GpuContext::new(false) {
+        Ok(ctx) => {
+            eprintln!("GPU adapter: {}", ctx.adapter());
+            Some(Arc::new(ctx))
+        }
+        Err(e) => {
+            if std::env::var(REQUIRE_GPU).is_ok_and(|v| v == "1") {
+                panic!("{REQUIRE_GPU}=1 but no GPU adapter could be opened: {e}");
+            }
+            eprintln!("SKIPPED: no GPU adapter ({e}); set {REQUIRE_GPU}=1 to make this a failure");
+            None
+        }
+    }
+}
+
+/// A deterministic pseudo-random generator for test data (xorshift64*).
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A smooth gradient with noise and a few flat blocks: many distinct colors, some repeated.
+pub fn synthetic(width: u32, height: u32, seed: u64) -> Vec<[u8; 4]> {
+    let mut rng = Rng(seed | 1);
+    let mut px = Vec::with_capacity((width * height) as usize);
+    for y in 0..height {
+        for x in 0..width {
+            let n = rng.below(24) as i32 - 12;
+            let r = (x * 255 / width.max(1)) as i32 + n;
+            let g = (y * 255 / height.max(1)) as i32 - n;
+            let b = if (x / 16 + y / 16) % 3 == 0 {
+                40
+            } else {
+                ((x + y) % 256) as i32
+            };
+            px.push([
+                r.clamp(0, 255) as u8,
+                g.clamp(0, 255) as u8,
+                b.clamp(0, 255) as u8,
+                255,
+            ]);
+        }
+    }
+    px
+}
+
+/// A fixture photo from tests/fixtures as (width, height, RGBA pixels).
+pub fn fixture(name: &str) -> (u32, u32, Vec<[u8; 4]>) {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    load(&path)
+}
+
+pub fn load(path: &str) -> (u32, u32, Vec<[u8; 4]>) {
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .to_rgba8();
+    let (w, h) = img.dimensions();
+    let px = img.pixels().map(|p| p.0).collect();
+    (w, h, px)
+}
+
+/// Independent brute force: index of the nearest centroid in exact integer arithmetic, ties to
+/// the lower index, and the squared distance.
+pub fn brute_nearest(p: [u16; 4], centroids: &[[u32; 4]]) -> (usize, u64) {
+    let mut best = (0, u64::MAX);
+    for (j, c) in centroids.iter().enumerate() {
+        let d: u64 = (0..4)
+            .map(|i| (p[i] as i64 - c[i] as i64).pow(2) as u64)
+            .sum();
+        if d < best.1 {
+            best = (j, d);
+        }
+    }
+    best
+}

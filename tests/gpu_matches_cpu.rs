@@ -1,0 +1,215 @@
+//! GPU and CPU give the same palette and the same indices, bit for bit, and the assign and remap
+//! kernels give the same integer sums and labels as their CPU twins.
+//!
+//! These run on whatever adapter wgpu picks (lavapipe in CI; `WGPU_BACKEND=gl` for llvmpipe GL).
+//! With `KMQUANT_REQUIRE_GPU=1` a missing adapter fails the test instead of skipping it.
+
+mod common;
+
+use common::{fixture, gpu, synthetic, Rng};
+use kmquant::{
+    cpu, Backend, BackendChoice, CpuBackend, GpuBackend, GpuContext, ImageRef, Options, Quantized,
+    Quantizer,
+};
+use std::sync::Arc;
+
+fn both(
+    ctx: &Arc<GpuContext>,
+    w: u32,
+    h: u32,
+    px: &[[u8; 4]],
+    opts: Options,
+) -> (Quantized, Quantized) {
+    let img = ImageRef::new(w, h, px).expect("valid image");
+    let cpu = Quantizer::new(opts.clone().with_backend(BackendChoice::Cpu))
+        .expect("cpu")
+        .quantize(img, &mut |_| {})
+        .expect("cpu run");
+    let gpu = Quantizer::with_context(opts.with_backend(BackendChoice::Gpu), ctx.clone())
+        .quantize(img, &mut |_| {})
+        .expect("gpu run");
+    assert_eq!(
+        gpu.backend.kind,
+        kmquant::BackendKind::Gpu,
+        "the GPU must actually run"
+    );
+    assert!(
+        gpu.warnings.is_empty(),
+        "unexpected warnings: {:?}",
+        gpu.warnings
+    );
+    (cpu, gpu)
+}
+
+fn assert_identical(what: &str, cpu: &Quantized, gpu: &Quantized) {
+    assert_eq!(cpu.palette, gpu.palette, "{what}: palettes differ");
+    assert_eq!(cpu.counts, gpu.counts, "{what}: counts differ");
+    let differing = cpu
+        .indices
+        .iter()
+        .zip(&gpu.indices)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(differing, 0, "{what}: {differing} indices differ");
+    assert_eq!(cpu.indices.len(), gpu.indices.len());
+    assert_eq!(cpu.iterations, gpu.iterations, "{what}: iterations differ");
+    assert_eq!(cpu.objective, gpu.objective, "{what}: objectives differ");
+    eprintln!(
+        "{what}: identical; {} colors, {} iterations, converged {}, PSNR {:.2} dB",
+        gpu.palette.len(),
+        gpu.iterations,
+        gpu.converged,
+        gpu.psnr()
+    );
+}
+
+#[test]
+fn gpu_palette_and_indices_equal_cpu_on_synthetic_images_for_k_1_2_16_64_256() {
+    let Some(ctx) = gpu() else { return };
+    let (w, h) = (160, 120);
+    let px = synthetic(w, h, 7);
+    for k in [1, 2, 16, 64, 256] {
+        let opts = Options::new(k).unwrap().with_max_iter(12).unwrap();
+        let (c, g) = both(&ctx, w, h, &px, opts);
+        assert!(g.palette.len() <= k as usize && !g.palette.is_empty());
+        assert_identical(&format!("synthetic k={k}"), &c, &g);
+    }
+}
+
+#[test]
+fn gpu_palette_and_indices_equal_cpu_on_photos() {
+    let Some(ctx) = gpu() else { return };
+    for name in ["chelsea.png", "coffee.png"] {
+        let (w, h, px) = fixture(name);
+        for k in [2, 16, 64, 256] {
+            let opts = Options::new(k).unwrap().with_max_iter(8).unwrap();
+            let (c, g) = both(&ctx, w, h, &px, opts);
+            assert_eq!(g.palette.len(), k as usize, "a photo fills the palette");
+            assert_identical(&format!("{name} k={k}"), &c, &g);
+        }
+    }
+}
+
+#[test]
+fn gpu_equals_cpu_with_kmeans_plus_plus_seeds() {
+    let Some(ctx) = gpu() else { return };
+    let (w, h, px) = fixture("chelsea.png");
+    for seed in [1, 42] {
+        let opts = Options::new(32)
+            .unwrap()
+            .with_init(kmquant::Init::KMeansPlusPlus)
+            .with_seed(seed)
+            .with_max_iter(10)
+            .unwrap();
+        let (c, g) = both(&ctx, w, h, &px, opts);
+        assert_identical(&format!("chelsea k++ seed={seed}"), &c, &g);
+    }
+}
+
+#[test]
+fn image_with_fewer_colors_than_k_is_exact_on_both_backends() {
+    let Some(ctx) = gpu() else { return };
+    let colors = [
+        [255, 0, 0, 255],
+        [0, 255, 0, 255],
+        [0, 0, 255, 255],
+        [10, 20, 30, 255],
+        [90, 90, 90, 255],
+    ];
+    let px: Vec<[u8; 4]> = (0..64 * 48)
+        .map(|i| colors[(i * 7 / 13) % colors.len()])
+        .collect();
+    let (c, g) = both(&ctx, 64, 48, &px, Options::new(16).unwrap());
+    assert_identical("5 colors, k=16", &c, &g);
+    assert_eq!(g.palette.len(), 5);
+    assert_eq!(g.mse, 0.0);
+    for (i, p) in px.iter().enumerate() {
+        assert_eq!(
+            g.palette[g.indices[i] as usize], *p,
+            "pixel {i} must keep its exact color"
+        );
+    }
+}
+
+#[test]
+fn one_color_image_gives_one_entry_on_both_backends() {
+    let Some(ctx) = gpu() else { return };
+    let px = vec![[12, 34, 56, 255]; 50 * 30];
+    for k in [1, 2, 256] {
+        let (c, g) = both(&ctx, 50, 30, &px, Options::new(k).unwrap());
+        assert_identical(&format!("one color k={k}"), &c, &g);
+        assert_eq!(g.palette, vec![[12, 34, 56, 255]]);
+        assert!(g.indices.iter().all(|&i| i == 0));
+    }
+}
+
+#[test]
+fn gpu_run_forced_into_several_chunks_equals_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let (w, h, px) = fixture("chelsea.png");
+    let opts = Options::new(24)
+        .unwrap()
+        .with_max_iter(6)
+        .unwrap()
+        .with_gpu_chunk_points(4096)
+        .unwrap();
+    let (c, g) = both(&ctx, w, h, &px, opts);
+    assert!(
+        g.backend.chunks >= 3,
+        "expected several chunks, got {}",
+        g.backend.chunks
+    );
+    eprintln!("chunks: {}", g.backend.chunks);
+    assert_identical("chelsea k=24 in chunks of 4096 points", &c, &g);
+}
+
+/// Random points with huge weights, so every 64-bit sum carries out of its low word, and
+/// duplicated centroids, so ties are exercised.
+#[test]
+fn assign_kernel_sums_equal_cpu_twin_with_carries_and_ties() {
+    let Some(ctx) = gpu() else { return };
+    let mut rng = Rng(99);
+    let n = 5000;
+    let points: Vec<[u16; 4]> = (0..n)
+        .map(|_| [0; 4].map(|_| (rng.below(256) * 8) as u16))
+        .collect();
+    let weights: Vec<u32> = (0..n)
+        .map(|i| {
+            if i % 3 == 0 {
+                u32::MAX - rng.below(1000) as u32
+            } else {
+                1 + rng.below(50) as u32
+            }
+        })
+        .collect();
+    let mut centroids: Vec<[f32; 4]> = (0..40)
+        .map(|_| [0; 4].map(|_| rng.below(2041) as f32))
+        .collect();
+    centroids[7] = centroids[3]; // a duplicate: index 7 must never win
+    centroids.push([0.0, 0.0, 0.0, 0.0]);
+    centroids.push([16.0, 0.0, 0.0, 0.0]); // equidistant from the previous one for x = 8
+    let mut cpu_b = CpuBackend {
+        points: &points,
+        weights: &weights,
+    };
+    for chunk in [None, Some(1024)] {
+        let mut gpu_b = GpuBackend::new(&ctx, &points, &weights, chunk).expect("upload");
+        let g = gpu_b.assign(&centroids).expect("gpu assign");
+        let c = cpu_b.assign(&centroids).expect("cpu assign");
+        assert_eq!(g, c, "sums differ (chunk {chunk:?})");
+        assert_eq!(g[7].count, 0, "the duplicate centroid must lose every tie");
+        assert!(
+            g.iter().any(|s| s.sum[0] > u32::MAX as u64),
+            "the test must exercise carries"
+        );
+        let gl = gpu_b.remap(&centroids).expect("gpu remap");
+        let cl = cpu_b.remap(&centroids).expect("cpu remap");
+        assert_eq!(gl, cl, "remap labels differ (chunk {chunk:?})");
+    }
+    // And the CPU twin agrees with brute force.
+    let cents_u: Vec<[u32; 4]> = centroids.iter().map(|c| c.map(|v| v as u32)).collect();
+    let labels = cpu::remap::remap(&points, &centroids);
+    for (p, l) in points.iter().zip(&labels) {
+        assert_eq!(*l as usize, common::brute_nearest(*p, &cents_u).0);
+    }
+}
