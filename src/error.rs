@@ -56,11 +56,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn invalid(
-        name: &'static str,
-        value: impl fmt::Display,
-        expected: &'static str,
-    ) -> Self {
+    pub(crate) fn invalid(name: &'static str, value: impl fmt::Display, expected: &'static str) -> Self {
         Error::InvalidOption {
             name,
             value: value.to_string(),

@@ -110,9 +110,7 @@ impl Histogram {
     /// histogram was built from.
     pub fn index_of(&self, p: [u8; 4]) -> usize {
         match &self.lookup {
-            Lookup::Rgb(table) => {
-                table[u32::from_le_bytes([p[0], p[1], p[2], 0]) as usize] as usize
-            }
+            Lookup::Rgb(table) => table[u32::from_le_bytes([p[0], p[1], p[2], 0]) as usize] as usize,
             Lookup::Map(map) => map.get(&key(p)).copied().unwrap_or(0) as usize,
         }
     }

@@ -70,9 +70,7 @@ impl<'a> ImageRef<'a> {
     pub fn new(width: u32, height: u32, pixels: &'a [[u8; 4]]) -> Result<Self> {
         let n = width as u64 * height as u64;
         if n == 0 {
-            return Err(Error::InvalidImage(format!(
-                "{width}x{height} has no pixels"
-            )));
+            return Err(Error::InvalidImage(format!("{width}x{height} has no pixels")));
         }
         if n >= u32::MAX as u64 {
             return Err(Error::TooLarge {
@@ -243,10 +241,7 @@ impl Quantizer {
         let t = Instant::now();
         let (gpu, warnings) = match opts.backend {
             BackendChoice::Cpu => (None, Vec::new()),
-            BackendChoice::Gpu => (
-                Some(std::sync::Arc::new(GpuContext::new(false)?)),
-                Vec::new(),
-            ),
+            BackendChoice::Gpu => (Some(std::sync::Arc::new(GpuContext::new(false)?)), Vec::new()),
             BackendChoice::Auto => match GpuContext::new(true) {
                 Ok(ctx) => (Some(std::sync::Arc::new(ctx)), Vec::new()),
                 Err(Error::NoAdapter(_)) => (None, Vec::new()),
@@ -282,11 +277,7 @@ impl Quantizer {
     }
 
     /// Quantizes one image, reporting progress through `progress`.
-    pub fn quantize(
-        &self,
-        image: ImageRef<'_>,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<Quantized> {
+    pub fn quantize(&self, image: ImageRef<'_>, progress: &mut dyn FnMut(Progress)) -> Result<Quantized> {
         let opts = &self.opts;
         let mut timings = Timings {
             setup: self.setup,
@@ -296,11 +287,7 @@ impl Quantizer {
         progress(Progress::Stage("histogram"));
         let t = Instant::now();
         let hist = Histogram::new(image.pixels);
-        let points: Vec<[u16; 4]> = hist
-            .colors
-            .iter()
-            .map(|&c| opts.space.to_point(c))
-            .collect();
+        let points: Vec<[u16; 4]> = hist.colors.iter().map(|&c| opts.space.to_point(c)).collect();
         timings.histogram = t.elapsed();
 
         let k = opts.k as usize;
@@ -380,12 +367,11 @@ impl Quantizer {
         };
         let mut result = None;
         if let Some(ctx) = &self.gpu {
-            let attempt =
-                gpu::backend::GpuBackend::new(ctx, &points, &hist.counts, opts.gpu_chunk_points)
-                    .and_then(|mut b| {
-                        let chunks = b.chunks();
-                        run(&mut b, &mut timings, progress).map(|r| (r, chunks))
-                    });
+            let attempt = gpu::backend::GpuBackend::new(ctx, &points, &hist.counts, opts.gpu_chunk_points)
+                .and_then(|mut b| {
+                    let chunks = b.chunks();
+                    run(&mut b, &mut timings, progress).map(|r| (r, chunks))
+                });
             match attempt {
                 Ok((r, chunks)) => {
                     used = BackendUsed {
@@ -454,9 +440,7 @@ fn order_palette(
     for ((&l, &w), &c) in labels.iter().zip(&hist.counts).zip(&hist.colors) {
         counts[l as usize] += w as u64;
         let p = palette[l as usize];
-        let e: u64 = (0..3)
-            .map(|i| (c[i] as i64 - p[i] as i64).pow(2) as u64)
-            .sum();
+        let e: u64 = (0..3).map(|i| (c[i] as i64 - p[i] as i64).pow(2) as u64).sum();
         sse += w as u64 * e;
     }
     let mut order: Vec<usize> = (0..palette.len()).filter(|&i| counts[i] > 0).collect();

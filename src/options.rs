@@ -52,11 +52,7 @@ impl Options {
     /// Options for a palette of at most `k` colors (1..=256) with every other value at its default.
     pub fn new(k: u32) -> Result<Self> {
         if !(1..=MAX_COLORS).contains(&k) {
-            return Err(Error::invalid(
-                "number of colors",
-                k,
-                "an integer from 1 to 256",
-            ));
+            return Err(Error::invalid("number of colors", k, "an integer from 1 to 256"));
         }
         Ok(Options {
             k,
@@ -73,11 +69,7 @@ impl Options {
     /// Caps the number of Lloyd iterations (1..=10000).
     pub fn with_max_iter(mut self, max_iter: u32) -> Result<Self> {
         if !(1..=10_000).contains(&max_iter) {
-            return Err(Error::invalid(
-                "max-iter",
-                max_iter,
-                "an integer from 1 to 10000",
-            ));
+            return Err(Error::invalid("max-iter", max_iter, "an integer from 1 to 10000"));
         }
         self.max_iter = max_iter;
         Ok(self)
@@ -87,11 +79,7 @@ impl Options {
     /// iteration. 0 runs until the assignment stops changing. Must be finite and in 0..=255.
     pub fn with_tolerance(mut self, tolerance: f64) -> Result<Self> {
         if !tolerance.is_finite() || !(0.0..=255.0).contains(&tolerance) {
-            return Err(Error::invalid(
-                "tolerance",
-                tolerance,
-                "a number from 0 to 255",
-            ));
+            return Err(Error::invalid("tolerance", tolerance, "a number from 0 to 255"));
         }
         self.tolerance = tolerance;
         Ok(self)
@@ -124,7 +112,7 @@ impl Options {
     /// Limits how many points one GPU dispatch (and one storage binding) covers. The device's own
     /// limits always apply too; a smaller value forces chunking, which tests use on small images.
     pub fn with_gpu_chunk_points(mut self, points: u32) -> Result<Self> {
-        if points < 1024 || points % 1024 != 0 {
+        if points < 1024 || !points.is_multiple_of(1024) {
             return Err(Error::invalid(
                 "gpu chunk size",
                 points,

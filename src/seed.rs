@@ -8,6 +8,8 @@
 //!   criterion restricted to one axis). Close to a k-means optimum, so Lloyd needs few iterations.
 //! - [`kmeans_plus_plus`]: weighted D² sampling driven by a SplitMix64 generator seeded by the user.
 
+#![allow(clippy::needless_range_loop)]
+
 use crate::space::GRID_MAX;
 
 const BUCKETS: usize = GRID_MAX as usize + 1;
@@ -98,8 +100,7 @@ pub fn median_cut(points: &[[u16; 4]], weights: &[u32], k: usize) -> Vec<[u32; 4
         // The box with the largest error; ties go to the earlier box.
         let mut pick = None;
         for (i, c) in cuts.iter().enumerate() {
-            if c.sse > 0.0 && c.end - c.start > 1 && pick.is_none_or(|p: usize| c.sse > cuts[p].sse)
-            {
+            if c.sse > 0.0 && c.end - c.start > 1 && pick.is_none_or(|p: usize| c.sse > cuts[p].sse) {
                 pick = Some(i);
             }
         }
@@ -206,12 +207,7 @@ fn dist2_int(p: [u16; 4], c: [u32; 4]) -> u64 {
 
 /// Up to `k` centroids by weighted k-means++ seeded by `seed`. Fewer come back only when there are
 /// fewer than `k` distinct points.
-pub fn kmeans_plus_plus(
-    points: &[[u16; 4]],
-    weights: &[u32],
-    k: usize,
-    seed: u64,
-) -> Vec<[u32; 4]> {
+pub fn kmeans_plus_plus(points: &[[u16; 4]], weights: &[u32], k: usize, seed: u64) -> Vec<[u32; 4]> {
     let n = points.len();
     if n == 0 || k == 0 {
         return Vec::new();

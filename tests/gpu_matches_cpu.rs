@@ -8,18 +8,11 @@ mod common;
 
 use common::{fixture, gpu, synthetic, Rng};
 use kmquant::{
-    cpu, Backend, BackendChoice, CpuBackend, GpuBackend, GpuContext, ImageRef, Options, Quantized,
-    Quantizer,
+    cpu, Backend, BackendChoice, CpuBackend, GpuBackend, GpuContext, ImageRef, Options, Quantized, Quantizer,
 };
 use std::sync::Arc;
 
-fn both(
-    ctx: &Arc<GpuContext>,
-    w: u32,
-    h: u32,
-    px: &[[u8; 4]],
-    opts: Options,
-) -> (Quantized, Quantized) {
+fn both(ctx: &Arc<GpuContext>, w: u32, h: u32, px: &[[u8; 4]], opts: Options) -> (Quantized, Quantized) {
     let img = ImageRef::new(w, h, px).expect("valid image");
     let cpu = Quantizer::new(opts.clone().with_backend(BackendChoice::Cpu))
         .expect("cpu")
@@ -33,11 +26,7 @@ fn both(
         kmquant::BackendKind::Gpu,
         "the GPU must actually run"
     );
-    assert!(
-        gpu.warnings.is_empty(),
-        "unexpected warnings: {:?}",
-        gpu.warnings
-    );
+    assert!(gpu.warnings.is_empty(), "unexpected warnings: {:?}", gpu.warnings);
     (cpu, gpu)
 }
 
@@ -182,9 +171,7 @@ fn assign_kernel_sums_equal_cpu_twin_with_carries_and_ties() {
             }
         })
         .collect();
-    let mut centroids: Vec<[f32; 4]> = (0..40)
-        .map(|_| [0; 4].map(|_| rng.below(2041) as f32))
-        .collect();
+    let mut centroids: Vec<[f32; 4]> = (0..40).map(|_| [0; 4].map(|_| rng.below(2041) as f32)).collect();
     centroids[7] = centroids[3]; // a duplicate: index 7 must never win
     centroids.push([0.0, 0.0, 0.0, 0.0]);
     centroids.push([16.0, 0.0, 0.0, 0.0]); // equidistant from the previous one for x = 8

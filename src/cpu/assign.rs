@@ -14,12 +14,7 @@ pub const ITEMS: usize = 4;
 pub const TILE: usize = WG_SIZE * ITEMS;
 
 /// One workgroup's tile: accumulate into `acc` (the shader's `acc`, in u64 instead of word pairs).
-pub fn assign_tile(
-    points: &[[u16; 4]],
-    weights: &[u32],
-    centroids: &[[f32; 4]],
-    acc: &mut [ClusterSum],
-) {
+pub fn assign_tile(points: &[[u16; 4]], weights: &[u32], centroids: &[[f32; 4]], acc: &mut [ClusterSum]) {
     for i in 0..points.len() {
         let qi = point_coords(points[i]);
         let q = to_f32(qi);

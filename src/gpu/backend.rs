@@ -23,10 +23,7 @@ pub fn chunk_limit(limits: &wgpu::Limits, requested: Option<u32>) -> u32 {
     let by_binding = limits.max_storage_buffer_binding_size / POINT_BYTES;
     let by_buffer = limits.max_buffer_size / POINT_BYTES;
     let by_dispatch = limits.max_compute_workgroups_per_dimension as u64 * REMAP_TILE as u64;
-    let n = by_binding
-        .min(by_buffer)
-        .min(by_dispatch)
-        .min(u32::MAX as u64) as u32;
+    let n = by_binding.min(by_buffer).min(by_dispatch).min(u32::MAX as u64) as u32;
     let n = requested.map_or(n, |r| r.min(n));
     (n / ASSIGN_TILE * ASSIGN_TILE).max(ASSIGN_TILE)
 }
@@ -164,9 +161,7 @@ impl<'c> GpuBackend<'c> {
                 _pad0: 0,
                 _pad1: 0,
             };
-            self.ctx
-                .queue
-                .write_buffer(&ch.params, 0, bytemuck::bytes_of(&p));
+            self.ctx.queue.write_buffer(&ch.params, 0, bytemuck::bytes_of(&p));
         }
         Ok(())
     }
@@ -199,9 +194,7 @@ impl Backend for GpuBackend<'_> {
             }
         }
         enc.copy_buffer_to_buffer(&self.sums, 0, &self.sums_staging, 0, words * 4);
-        let w = self
-            .ctx
-            .submit_and_read(enc, &self.sums_staging, words * 4)?;
+        let w = self.ctx.submit_and_read(enc, &self.sums_staging, words * 4)?;
         let word = |i: usize| w[i] as u64 | (w[i + 1] as u64) << 32;
         Ok((0..k)
             .map(|j| {

@@ -57,8 +57,7 @@ fn instance() -> wgpu::Instance {
 
 fn request_adapter(instance: &wgpu::Instance) -> Result<wgpu::Adapter> {
     let opts = wgpu::RequestAdapterOptions {
-        power_preference: wgpu::PowerPreference::from_env()
-            .unwrap_or(wgpu::PowerPreference::HighPerformance),
+        power_preference: wgpu::PowerPreference::from_env().unwrap_or(wgpu::PowerPreference::HighPerformance),
         force_fallback_adapter: false,
         compatible_surface: None,
         apply_limit_buckets: false,
@@ -70,11 +69,10 @@ fn request_adapter(instance: &wgpu::Instance) -> Result<wgpu::Adapter> {
 /// use, if any.
 pub fn list_adapters() -> (Vec<AdapterSummary>, Option<usize>) {
     let instance = instance();
-    let all: Vec<AdapterSummary> =
-        pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
-            .iter()
-            .map(|a| AdapterSummary::new(&a.get_info()))
-            .collect();
+    let all: Vec<AdapterSummary> = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        .iter()
+        .map(|a| AdapterSummary::new(&a.get_info()))
+        .collect();
     let auto = request_adapter(&instance)
         .ok()
         .map(|a| AdapterSummary::new(&a.get_info()))

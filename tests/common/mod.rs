@@ -84,9 +84,7 @@ pub fn load(path: &str) -> (u32, u32, Vec<[u8; 4]>) {
 pub fn brute_nearest(p: [u16; 4], centroids: &[[u32; 4]]) -> (usize, u64) {
     let mut best = (0, u64::MAX);
     for (j, c) in centroids.iter().enumerate() {
-        let d: u64 = (0..4)
-            .map(|i| (p[i] as i64 - c[i] as i64).pow(2) as u64)
-            .sum();
+        let d: u64 = (0..4).map(|i| (p[i] as i64 - c[i] as i64).pow(2) as u64).sum();
         if d < best.1 {
             best = (j, d);
         }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs the whole test suite the way CI does: installs the software GPU drivers when they are
+# missing (Debian/Ubuntu, needs root or sudo), checks formatting and lints, runs every test with
+# a GPU adapter *required* on Vulkan (lavapipe when there is no real GPU), then runs the
+# GPU-vs-CPU tests again through OpenGL (llvmpipe).
+#
+#   bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null; then
+  echo "scripts/test.sh: cargo not found; install Rust 1.88 or newer (https://rustup.rs)" >&2
+  exit 1
+fi
+
+# Software Vulkan (lavapipe) and GL/EGL (llvmpipe) from Mesa.
+need=()
+ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
+ldconfig -p | grep -q 'libvulkan.so.1' || need+=(libvulkan1)
+ldconfig -p | grep -q 'libEGL.so.1' || need+=(libegl1)
+ls /usr/lib/*/dri/swrast_dri.so >/dev/null 2>&1 || need+=(libgl1-mesa-dri)
+ldconfig -p | grep -q 'libEGL_mesa.so.0' || need+=(libegl-mesa0)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"   # silences Mesa's warning
+export KMQUANT_REQUIRE_GPU=1                        # a missing adapter fails the GPU tests
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo test (GPU tests on Vulkan)"
+WGPU_BACKEND=vulkan cargo test --all-targets -- --nocapture 2>&1 | tee /tmp/kmquant-test-vulkan.log \
+  | grep -E '^(test |GPU adapter|running|test result|failures|---- )|panicked|identical' || true
+test "${PIPESTATUS[0]}" = 0
+echo "== cargo test --test gpu_matches_cpu (GPU tests on OpenGL)"
+WGPU_BACKEND=gl cargo test --test gpu_matches_cpu -- --nocapture 2>&1 | tee /tmp/kmquant-test-gl.log \
+  | grep -E '^(test |GPU adapter|running|test result|failures|---- )|panicked|identical' || true
+test "${PIPESTATUS[0]}" = 0
+echo "== all tests passed"
