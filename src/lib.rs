@@ -38,6 +38,8 @@
 #![warn(missing_docs)]
 
 pub mod cpu;
+pub mod decode;
+pub mod encode;
 mod error;
 pub mod gpu;
 mod histogram;
@@ -143,7 +145,7 @@ pub struct Timings {
     pub histogram: Duration,
     /// Choosing the initial centroids.
     pub seed: Duration,
-    /// Opening the device and uploading (GPU only).
+    /// Uploading the points and building the per-image buffers (GPU only).
     pub setup: Duration,
     /// The Lloyd iterations.
     pub kmeans: Duration,
@@ -231,14 +233,12 @@ pub struct Quantizer {
     opts: Options,
     gpu: Option<std::sync::Arc<GpuContext>>,
     warnings: Vec<String>,
-    setup: Duration,
 }
 
 impl Quantizer {
     /// Opens the backend `opts` asks for. `Gpu` fails without an adapter; `Auto` uses a hardware
     /// adapter when one opens and otherwise the CPU, with a warning only when opening one failed.
     pub fn new(opts: Options) -> Result<Self> {
-        let t = Instant::now();
         let (gpu, warnings) = match opts.backend {
             BackendChoice::Cpu => (None, Vec::new()),
             BackendChoice::Gpu => (Some(std::sync::Arc::new(GpuContext::new(false)?)), Vec::new()),
@@ -248,12 +248,7 @@ impl Quantizer {
                 Err(e) => (None, vec![format!("{e}; using the CPU")]),
             },
         };
-        Ok(Quantizer {
-            opts,
-            gpu,
-            warnings,
-            setup: t.elapsed(),
-        })
+        Ok(Quantizer { opts, gpu, warnings })
     }
 
     /// Uses an already open device (the backend choice in `opts` is ignored).
@@ -262,7 +257,6 @@ impl Quantizer {
             opts,
             gpu: Some(ctx),
             warnings: Vec::new(),
-            setup: Duration::ZERO,
         }
     }
 
@@ -279,10 +273,7 @@ impl Quantizer {
     /// Quantizes one image, reporting progress through `progress`.
     pub fn quantize(&self, image: ImageRef<'_>, progress: &mut dyn FnMut(Progress)) -> Result<Quantized> {
         let opts = &self.opts;
-        let mut timings = Timings {
-            setup: self.setup,
-            ..Timings::default()
-        };
+        let mut timings = Timings::default();
         let mut warnings = self.warnings.clone();
         progress(Progress::Stage("histogram"));
         let t = Instant::now();
@@ -367,8 +358,10 @@ impl Quantizer {
         };
         let mut result = None;
         if let Some(ctx) = &self.gpu {
+            let t = Instant::now();
             let attempt = gpu::backend::GpuBackend::new(ctx, &points, &hist.counts, opts.gpu_chunk_points)
                 .and_then(|mut b| {
+                    timings.setup = t.elapsed();
                     let chunks = b.chunks();
                     run(&mut b, &mut timings, progress).map(|r| (r, chunks))
                 });

@@ -1,0 +1,169 @@
+//! Command-line arguments (clap derive; the doc comments are the help text).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use kmquant::decode::DEFAULT_MAX_PIXELS;
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Examples:
+  kmquant photo.jpg                      # photo-k256.png beside the input
+  kmquant photo.jpg -k 16 -o small.png
+  kmquant *.jpg -k 64 --out-dir out/ --json
+  kmquant compare photo.jpg -k 16        # GPU and CPU must agree bit for bit
+  kmquant adapters
+
+Exit status: 0 all inputs written; 1 at least one input failed (each failure is reported on
+one line and the other inputs are still processed); 2 bad usage; 3 `compare` found a difference.";
+
+/// Reduce photos to at most K colors with k-means, on the GPU (WGSL via wgpu: Vulkan, Metal,
+/// DX12, GL) or the CPU, with bit-identical results on both.
+///
+/// Running `kmquant INPUT...` without a subcommand means `kmquant quantize INPUT...`.
+#[derive(Debug, Parser)]
+#[command(name = "kmquant", version, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Quantize images to at most K colors and write indexed PNG, GIF or JPEG (the default).
+    Quantize(QuantizeArgs),
+    /// List every wgpu adapter found and which one `--backend auto` uses.
+    Adapters(AdaptersArgs),
+    /// Run the same job on the GPU and on the CPU and check that the results are identical.
+    Compare(CompareArgs),
+}
+
+/// Options shared by `quantize` and `compare`.
+#[derive(Debug, Args, Clone)]
+pub struct KmeansArgs {
+    /// Number of colors in the palette, 1 to 256.
+    #[arg(short = 'k', long = "colors", value_name = "K", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub k: u32,
+    /// Seed for `--init kmeans++`; the same seed gives the same result on every backend.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+    /// Most k-means iterations to run.
+    #[arg(long, value_name = "N", default_value_t = kmquant::Options::DEFAULT_MAX_ITER,
+          value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub max_iter: u32,
+    /// Stop once no centroid moves by more than this many 8-bit levels; 0 runs to a fixed point.
+    #[arg(long, value_name = "X", default_value_t = kmquant::Options::DEFAULT_TOLERANCE)]
+    pub tolerance: f64,
+    /// How the first centroids are chosen.
+    #[arg(long, value_enum, default_value_t = InitArg::MedianCut)]
+    pub init: InitArg,
+    /// Refuse images with more pixels than this (decompression-bomb guard), checked from the header.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PIXELS)]
+    pub max_pixels: u64,
+}
+
+/// `kmquant quantize`.
+#[derive(Debug, Args)]
+pub struct QuantizeArgs {
+    /// Input images: JPEG, PNG, WebP, TIFF, BMP or GIF (first frame); `-` reads standard input.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    #[command(flatten)]
+    pub kmeans: KmeansArgs,
+    /// Output file (one input only); `-` writes to standard output. Default: INPUT-kK.png beside the input.
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<String>,
+    /// Write outputs into this folder instead of beside each input.
+    #[arg(long, value_name = "DIR", conflicts_with = "output")]
+    pub out_dir: Option<PathBuf>,
+    /// Output format; default: from the output's extension, else png.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Where k-means runs: auto (a hardware GPU if one opens, else the CPU), gpu or cpu.
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    pub backend: BackendArg,
+    /// JPEG quality, 1 to 100 (JPEG output only).
+    #[arg(long, value_name = "Q", default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: u8,
+    /// Overwrite existing output files (never the input itself).
+    #[arg(long)]
+    pub force: bool,
+    /// Print one JSON object per input instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `kmquant adapters`.
+#[derive(Debug, Args)]
+pub struct AdaptersArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `kmquant compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Input image.
+    #[arg(value_name = "INPUT")]
+    pub input: String,
+    #[command(flatten)]
+    pub kmeans: KmeansArgs,
+    /// Print JSON (with a boolean key `identical`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--backend`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum BackendArg {
+    /// A hardware GPU when one opens, else the CPU.
+    Auto,
+    /// The GPU adapter wgpu picks (software ones included); an error if none opens.
+    Gpu,
+    /// The CPU.
+    Cpu,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum FormatArg {
+    /// Indexed PNG at the smallest bit depth.
+    Png,
+    /// GIF.
+    Gif,
+    /// JPEG at --quality.
+    #[value(alias = "jpeg")]
+    Jpg,
+}
+
+/// `--init`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum InitArg {
+    /// Variance-minimising median cut (deterministic, ignores --seed).
+    MedianCut,
+    /// Weighted k-means++ driven by --seed.
+    #[value(name = "kmeans++")]
+    KmeansPlusPlus,
+}
+
+impl KmeansArgs {
+    /// The library options these arguments describe.
+    pub fn options(&self, backend: kmquant::BackendChoice) -> kmquant::Result<kmquant::Options> {
+        Ok(kmquant::Options::new(self.k)?
+            .with_max_iter(self.max_iter)?
+            .with_tolerance(self.tolerance)?
+            .with_seed(self.seed)
+            .with_init(match self.init {
+                InitArg::MedianCut => kmquant::Init::MedianCut,
+                InitArg::KmeansPlusPlus => kmquant::Init::KMeansPlusPlus,
+            })
+            .with_backend(backend))
+    }
+}
+
+/// The subcommand names, for "no subcommand means quantize".
+pub const SUBCOMMANDS: [&str; 4] = ["quantize", "adapters", "compare", "help"];

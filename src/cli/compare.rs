@@ -1,0 +1,157 @@
+//! `kmquant compare`: the same job on the GPU and the CPU; exit 3 when they differ.
+
+use super::args::CompareArgs;
+use super::quantize::read_input;
+use super::report::ms;
+use anyhow::Result;
+use kmquant::{BackendChoice, ImageRef, Quantized, Quantizer};
+use serde::Serialize;
+use std::time::Instant;
+
+#[derive(Serialize)]
+struct Side {
+    backend: kmquant::BackendKind,
+    adapter: String,
+    iterations: u32,
+    colors: usize,
+    psnr: Option<f64>,
+    timings_ms: Stages,
+}
+
+#[derive(Serialize)]
+struct Stages {
+    setup: f64,
+    histogram: f64,
+    seed: f64,
+    kmeans: f64,
+    remap: f64,
+    total: f64,
+}
+
+#[derive(Serialize)]
+struct Comparison {
+    input: String,
+    width: u32,
+    height: u32,
+    k: u32,
+    identical: bool,
+    palettes_equal: bool,
+    differing_pixels: u64,
+    max_palette_difference: u32,
+    gpu: Side,
+    cpu: Side,
+    /// CPU total time / GPU total time (above 1: the GPU was faster).
+    speed_ratio: f64,
+}
+
+fn side(q: &Quantized, setup: std::time::Duration, total: std::time::Duration) -> Side {
+    let t = &q.timings;
+    Side {
+        backend: q.backend.kind,
+        adapter: q.backend.to_string(),
+        iterations: q.iterations,
+        colors: q.palette.len(),
+        psnr: Some(q.psnr()).filter(|p| p.is_finite()),
+        timings_ms: Stages {
+            setup: ms(setup),
+            histogram: ms(t.histogram),
+            seed: ms(t.seed),
+            kmeans: ms(t.kmeans),
+            remap: ms(t.remap),
+            total: ms(total),
+        },
+    }
+}
+
+fn timed(
+    opts: kmquant::Options,
+    image: ImageRef<'_>,
+) -> Result<(Quantized, std::time::Duration, std::time::Duration)> {
+    let t = Instant::now();
+    let quantizer = Quantizer::new(opts)?;
+    let setup = t.elapsed();
+    let q = quantizer.quantize(image, &mut |_| {})?;
+    Ok((q, setup, t.elapsed()))
+}
+
+/// Runs the subcommand; returns the exit code (0 identical, 3 different).
+pub fn run(args: &CompareArgs) -> Result<i32> {
+    let bytes = read_input(&args.input).map_err(|e| anyhow::anyhow!("{}: {e:#}", args.input))?;
+    let d = kmquant::decode::decode(&bytes, Some(&args.input), args.kmeans.max_pixels)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.input))?;
+    let image = ImageRef::new(d.width, d.height, &d.pixels)?;
+    let (g, g_setup, g_total) = timed(args.kmeans.options(BackendChoice::Gpu)?, image)?;
+    let (c, c_setup, c_total) = timed(args.kmeans.options(BackendChoice::Cpu)?, image)?;
+    let differing = g
+        .indices
+        .iter()
+        .zip(&c.indices)
+        .filter(|(a, b)| g.palette.get(**a as usize) != c.palette.get(**b as usize) || a != b)
+        .count() as u64;
+    let max_diff = g
+        .palette
+        .iter()
+        .zip(&c.palette)
+        .map(|(a, b)| (0..4).map(|i| a[i].abs_diff(b[i]) as u32).max().unwrap_or(0))
+        .max()
+        .unwrap_or(0)
+        .max(if g.palette.len() == c.palette.len() {
+            0
+        } else {
+            255
+        });
+    let palettes_equal = g.palette == c.palette;
+    let identical = palettes_equal && g.indices == c.indices;
+    let cmp = Comparison {
+        input: args.input.clone(),
+        width: d.width,
+        height: d.height,
+        k: args.kmeans.k,
+        identical,
+        palettes_equal,
+        differing_pixels: differing,
+        max_palette_difference: max_diff,
+        speed_ratio: c_total.as_secs_f64() / g_total.as_secs_f64(),
+        gpu: side(&g, g_setup, g_total),
+        cpu: side(&c, c_setup, c_total),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&cmp)?);
+    } else {
+        println!("{} ({}x{}, k={})", cmp.input, cmp.width, cmp.height, cmp.k);
+        for (name, s) in [("gpu", &cmp.gpu), ("cpu", &cmp.cpu)] {
+            let t = &s.timings_ms;
+            println!(
+                "  {name}  {}\n       {} iterations, {} colors, PSNR {}; setup {:.0} ms, histogram {:.0} ms, seed {:.0} ms, k-means {:.0} ms, remap {:.0} ms, total {:.0} ms",
+                s.adapter,
+                s.iterations,
+                s.colors,
+                s.psnr.map_or("exact".into(), |p| format!("{p:.2} dB")),
+                t.setup,
+                t.histogram,
+                t.seed,
+                t.kmeans,
+                t.remap,
+                t.total
+            );
+        }
+        if identical {
+            println!(
+                "  identical: palettes and all {} indices are equal",
+                g.indices.len()
+            );
+        } else {
+            println!(
+                "  DIFFERENT: palettes {}, {} pixels differ, largest palette difference {}",
+                if palettes_equal { "equal" } else { "differ" },
+                differing,
+                max_diff
+            );
+        }
+        println!(
+            "  speed: the GPU run took {:.2}x the CPU run's time",
+            1.0 / cmp.speed_ratio
+        );
+    }
+    Ok(if identical { 0 } else { 3 })
+}

@@ -1,0 +1,107 @@
+//! Where an output goes, the checks that keep inputs and existing files safe, and the atomic
+//! write (temporary file in the destination folder, then rename).
+
+use anyhow::{bail, Context, Result};
+use kmquant::encode::Format;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The destination of one output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dest {
+    /// Standard output.
+    Stdout,
+    /// A file.
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Dest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dest::Stdout => write!(f, "-"),
+            Dest::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// Chooses the destination and format for `input`.
+pub fn plan(
+    input: &str,
+    output: Option<&str>,
+    out_dir: Option<&Path>,
+    format: Option<Format>,
+    k: u32,
+) -> Result<(Dest, Format)> {
+    if let Some(o) = output {
+        if o == "-" {
+            return Ok((Dest::Stdout, format.unwrap_or(Format::Png)));
+        }
+        let f = match (format, Format::from_path(o)) {
+            (Some(f), _) | (None, Some(f)) => f,
+            (None, None) => bail!("cannot tell the output format from '{o}'; use --format png|gif|jpg"),
+        };
+        return Ok((Dest::File(PathBuf::from(o)), f));
+    }
+    let f = format.unwrap_or(Format::Png);
+    if input == "-" && out_dir.is_none() {
+        return Ok((Dest::Stdout, f));
+    }
+    let p = Path::new(input);
+    let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("stdin");
+    let name = format!("{stem}-k{k}.{}", f.extension());
+    let dir = match out_dir {
+        Some(d) => d.to_path_buf(),
+        None => p.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    Ok((Dest::File(dir.join(name)), f))
+}
+
+/// Refuses to write over the input, or over an existing file without `force`.
+pub fn check(input: &str, dest: &Dest, force: bool) -> Result<()> {
+    let Dest::File(out) = dest else { return Ok(()) };
+    if input != "-" {
+        if let (Ok(a), Ok(b)) = (std::fs::canonicalize(input), std::fs::canonicalize(out)) {
+            if a == b {
+                bail!("refusing to overwrite the input with the output; choose another -o");
+            }
+        }
+    }
+    if !force && out.symlink_metadata().is_ok() {
+        bail!("{} already exists (use --force to overwrite it)", out.display());
+    }
+    if out.is_dir() {
+        bail!("{} is a directory", out.display());
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `dest` completely or not at all.
+pub fn write(dest: &Dest, bytes: &[u8], force: bool) -> Result<()> {
+    let out = match dest {
+        Dest::Stdout => {
+            let mut so = std::io::stdout().lock();
+            so.write_all(bytes).context("writing to standard output")?;
+            return so.flush().context("writing to standard output");
+        }
+        Dest::File(p) => p,
+    };
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".kmquant-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("writing {}", out.display()))?;
+    if force {
+        tmp.persist(out).map_err(|e| e.error)
+    } else {
+        tmp.persist_noclobber(out).map_err(|e| e.error)
+    }
+    .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(())
+}

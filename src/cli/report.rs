@@ -1,0 +1,126 @@
+//! The per-file report: one human-readable summary, or one JSON object.
+
+use serde::Serialize;
+use std::time::Duration;
+
+/// Milliseconds per stage.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StageMs {
+    pub decode: f64,
+    pub histogram: f64,
+    pub kmeans: f64,
+    pub remap: f64,
+    pub encode: f64,
+    pub total: f64,
+}
+
+/// Everything printed about one input.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub input: String,
+    pub output: String,
+    pub format: kmquant::encode::Format,
+    pub width: u32,
+    pub height: u32,
+    pub k: u32,
+    pub colors_used: usize,
+    pub unique_colors: usize,
+    pub backend: kmquant::BackendKind,
+    pub adapter: String,
+    pub iterations: u32,
+    pub converged: bool,
+    pub mse: f64,
+    /// PSNR in dB; null for an exact result (infinite).
+    pub psnr: Option<f64>,
+    pub input_bytes: u64,
+    pub output_bytes: u64,
+    pub saved_percent: f64,
+    pub timings_ms: StageMs,
+    pub warnings: Vec<String>,
+}
+
+pub fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e5).round() / 100.0
+}
+
+/// Bytes with a binary-free, human unit (kB = 1000 bytes, as file managers show).
+pub fn human_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.2} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{b} B")
+    }
+}
+
+impl Report {
+    /// The text summary.
+    pub fn text(&self) -> String {
+        let saved = if self.saved_percent >= 0.0 {
+            format!("{:.0}% smaller", self.saved_percent)
+        } else {
+            format!("{:.0}% larger", -self.saved_percent)
+        };
+        let psnr = self
+            .psnr
+            .map_or("exact (lossless)".to_string(), |p| format!("PSNR {p:.2} dB"));
+        let t = &self.timings_ms;
+        let run = if self.iterations == 0 {
+            "not needed: the input has no more colors than K".to_string()
+        } else {
+            format!(
+                "{} iteration{}, {}",
+                self.iterations,
+                if self.iterations == 1 { "" } else { "s" },
+                if self.converged {
+                    "converged"
+                } else {
+                    "stopped at --max-iter"
+                }
+            )
+        };
+        format!(
+            "{} -> {}  {}x{}, {} colors\n  size     {} -> {} ({saved})\n  quality  {psnr} (MSE {:.2}), {} of {} colors used, {} unique in the input\n  k-means  {run}\n  backend  {} {}\n  time     decode {:.0} ms, histogram {:.0} ms, k-means {:.0} ms, remap {:.0} ms, encode {:.0} ms, total {:.0} ms",
+            self.input,
+            self.output,
+            self.width,
+            self.height,
+            self.k,
+            human_bytes(self.input_bytes),
+            human_bytes(self.output_bytes),
+            self.mse,
+            self.colors_used,
+            self.k,
+            self.unique_colors,
+            match self.backend {
+                kmquant::BackendKind::Cpu => "cpu:",
+                kmquant::BackendKind::Gpu => "gpu:",
+            },
+            self.adapter,
+            t.decode,
+            t.histogram,
+            t.kmeans,
+            t.remap,
+            t.encode,
+            t.total,
+        )
+    }
+}
+
+/// PSNR (dB) over the RGB channels of two equally sized images.
+pub fn psnr_rgb(a: &[[u8; 4]], b: &[[u8; 4]]) -> f64 {
+    let sse: u64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| {
+            (0..3)
+                .map(|i| (x[i] as i64 - y[i] as i64).pow(2) as u64)
+                .sum::<u64>()
+        })
+        .sum();
+    kmquant::psnr(sse as f64 / (3.0 * a.len() as f64))
+}

@@ -1,0 +1,84 @@
+//! Decoding any image the `image` crate reads into 8-bit RGBA, with a pixel limit checked from the
+//! header before anything large is allocated, and the EXIF orientation applied.
+//!
+//! Conversions: 16-bit channels are scaled to 8 bits (`v * 255 / 65535`, rounded); grayscale is
+//! replicated to R, G and B; images without alpha get alpha 255; GIF and other animated formats
+//! give their first frame. ICC profiles are ignored (values are taken as sRGB).
+
+use crate::error::{Error, Result};
+use image::{ImageDecoder, ImageReader};
+use std::io::Cursor;
+
+/// Default largest image, in pixels (256 Mi): about 1 GiB as RGBA.
+pub const DEFAULT_MAX_PIXELS: u64 = 1 << 28;
+
+/// A decoded image.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// Width in pixels, after orientation.
+    pub width: u32,
+    /// Height in pixels, after orientation.
+    pub height: u32,
+    /// RGBA pixels, row-major.
+    pub pixels: Vec<[u8; 4]>,
+    /// The container format, e.g. "Jpeg".
+    pub format: String,
+    /// The source color type, e.g. "Rgb8", "La16".
+    pub color: String,
+    /// True when some pixel has alpha below 255.
+    pub has_alpha: bool,
+}
+
+/// Decodes `bytes` (the format is detected from the content, `hint` being a file name whose
+/// extension is used when detection fails). Refuses images over `max_pixels` before decoding.
+pub fn decode(bytes: &[u8], hint: Option<&str>, max_pixels: u64) -> Result<Decoded> {
+    if bytes.is_empty() {
+        return Err(Error::Decode("the file is empty".into()));
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| Error::Decode(e.to_string()))?;
+    if reader.format().is_none() {
+        if let Some(f) = hint.and_then(|h| image::ImageFormat::from_path(h).ok()) {
+            reader.set_format(f);
+        }
+    }
+    let format = match reader.format() {
+        Some(f) => format!("{f:?}"),
+        None => return Err(Error::Decode("unrecognised or unsupported image format".into())),
+    };
+    let mut limits = image::Limits::default();
+    // Room for the largest decoded buffer (16-bit RGBA) of an image within the limit.
+    limits.max_alloc = Some(max_pixels.saturating_mul(8).max(64 << 20));
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|e| Error::Decode(e.to_string()))?;
+    let (w, h) = decoder.dimensions();
+    let n = w as u64 * h as u64;
+    if n > max_pixels {
+        return Err(Error::TooLarge {
+            width: w as u64,
+            height: h as u64,
+            pixels: n,
+            limit: max_pixels,
+        });
+    }
+    let color = format!("{:?}", decoder.color_type());
+    let orientation = decoder.orientation().ok();
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| Error::Decode(e.to_string()))?;
+    if let Some(o) = orientation {
+        img.apply_orientation(o);
+    }
+    let rgba = img.into_rgba8();
+    let (width, height) = rgba.dimensions();
+    let raw = rgba.into_raw();
+    let pixels: Vec<[u8; 4]> = raw.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]).collect();
+    let has_alpha = pixels.iter().any(|p| p[3] != 255);
+    Ok(Decoded {
+        width,
+        height,
+        pixels,
+        format,
+        color,
+        has_alpha,
+    })
+}

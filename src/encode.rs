@@ -1,0 +1,160 @@
+//! Writing a [`Quantized`] image as indexed PNG, GIF or JPEG.
+//!
+//! - PNG: color type 3 (indexed) at the smallest bit depth that holds the palette (1, 2, 4 or 8
+//!   bits), a tRNS chunk only when some entry is not opaque (cut after the last such entry), no
+//!   row filter (filters rarely help palette indices) and the strongest zlib level.
+//! - GIF: one frame with a global palette. GIF transparency is on/off, so entries with alpha
+//!   below 128 become the single transparent index and others are shown opaque.
+//! - JPEG: the palette colors at the given quality (1..=100); alpha is dropped.
+
+use crate::error::{Error, Result};
+use crate::Quantized;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Indexed PNG.
+    Png,
+    /// GIF.
+    Gif,
+    /// JPEG.
+    Jpeg,
+}
+
+impl Format {
+    /// The format for a file name's extension (`png`, `gif`, `jpg`/`jpeg`), if known.
+    pub fn from_path(path: &str) -> Option<Format> {
+        let ext = std::path::Path::new(path)
+            .extension()?
+            .to_str()?
+            .to_ascii_lowercase();
+        match ext.as_str() {
+            "png" => Some(Format::Png),
+            "gif" => Some(Format::Gif),
+            "jpg" | "jpeg" => Some(Format::Jpeg),
+            _ => None,
+        }
+    }
+
+    /// The usual file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Png => "png",
+            Format::Gif => "gif",
+            Format::Jpeg => "jpg",
+        }
+    }
+}
+
+/// Encodes `q` in `format`; `quality` (1..=100) is used by JPEG only.
+pub fn encode(q: &Quantized, format: Format, quality: u8) -> Result<Vec<u8>> {
+    match format {
+        Format::Png => png(q),
+        Format::Gif => gif(q),
+        Format::Jpeg => jpeg(q, quality),
+    }
+}
+
+/// The smallest PNG bit depth that holds `n` palette entries.
+pub fn bit_depth(n: usize) -> u8 {
+    match n {
+        0..=2 => 1,
+        3..=4 => 2,
+        5..=16 => 4,
+        _ => 8,
+    }
+}
+
+fn enc_err(e: impl std::fmt::Display) -> Error {
+    Error::Encode(e.to_string())
+}
+
+fn png(q: &Quantized) -> Result<Vec<u8>> {
+    let depth = bit_depth(q.palette.len());
+    let (w, h) = (q.width as usize, q.height as usize);
+    let per_byte = 8 / depth as usize;
+    let row_bytes = w.div_ceil(per_byte);
+    let mut data = vec![0u8; row_bytes * h];
+    for (row, out) in q.indices.chunks_exact(w).zip(data.chunks_exact_mut(row_bytes)) {
+        if depth == 8 {
+            out.copy_from_slice(row);
+        } else {
+            for (x, &i) in row.iter().enumerate() {
+                let shift = 8 - depth as usize * (x % per_byte + 1);
+                out[x / per_byte] |= i << shift;
+            }
+        }
+    }
+    let plte: Vec<u8> = q.palette.iter().flat_map(|c| [c[0], c[1], c[2]]).collect();
+    let last_translucent = q.palette.iter().rposition(|c| c[3] != 255);
+    let trns: Option<Vec<u8>> = last_translucent.map(|l| q.palette[..=l].iter().map(|c| c[3]).collect());
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, q.width, q.height);
+        enc.set_color(png::ColorType::Indexed);
+        enc.set_depth(match depth {
+            1 => png::BitDepth::One,
+            2 => png::BitDepth::Two,
+            4 => png::BitDepth::Four,
+            _ => png::BitDepth::Eight,
+        });
+        enc.set_palette(plte);
+        if let Some(t) = trns {
+            enc.set_trns(t);
+        }
+        enc.set_deflate_compression(png::DeflateCompression::Level(9));
+        enc.set_filter(png::Filter::NoFilter);
+        let mut writer = enc.write_header().map_err(enc_err)?;
+        writer.write_image_data(&data).map_err(enc_err)?;
+        writer.finish().map_err(enc_err)?;
+    }
+    Ok(out)
+}
+
+fn gif(q: &Quantized) -> Result<Vec<u8>> {
+    let (w, h) = (
+        u16::try_from(q.width).map_err(|_| Error::Encode("GIF is limited to 65535 pixels a side".into()))?,
+        u16::try_from(q.height).map_err(|_| Error::Encode("GIF is limited to 65535 pixels a side".into()))?,
+    );
+    // GIF needs a power-of-two palette of at least 2 entries; pad with black.
+    let size = q.palette.len().next_power_of_two().max(2);
+    let mut pal: Vec<u8> = q.palette.iter().flat_map(|c| [c[0], c[1], c[2]]).collect();
+    pal.resize(size * 3, 0);
+    let transparent = q.palette.iter().position(|c| c[3] < 128);
+    let mut indices = q.indices.clone();
+    if let Some(t) = transparent {
+        // Every entry GIF cannot show as translucent maps to the one transparent index.
+        let map: Vec<u8> = q
+            .palette
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if c[3] < 128 { t as u8 } else { i as u8 })
+            .collect();
+        indices.iter_mut().for_each(|i| *i = map[*i as usize]);
+    }
+    let mut out = Vec::new();
+    {
+        let mut enc = gif::Encoder::new(&mut out, w, h, &pal).map_err(enc_err)?;
+        let mut frame = gif::Frame::from_indexed_pixels(w, h, indices, transparent.map(|t| t as u8));
+        frame.palette = None;
+        enc.write_frame(&frame).map_err(enc_err)?;
+    }
+    Ok(out)
+}
+
+fn jpeg(q: &Quantized, quality: u8) -> Result<Vec<u8>> {
+    let rgb: Vec<u8> = q
+        .indices
+        .iter()
+        .flat_map(|&i| {
+            let c = q.palette[i as usize];
+            [c[0], c[1], c[2]]
+        })
+        .collect();
+    let mut out = Vec::new();
+    let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100));
+    image::ImageEncoder::write_image(enc, &rgb, q.width, q.height, image::ExtendedColorType::Rgb8)
+        .map_err(enc_err)?;
+    Ok(out)
+}

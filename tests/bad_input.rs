@@ -1,0 +1,194 @@
+//! The bad-input battery: each case exits non-zero with one line on standard error, writes no
+//! output file, and leaves the input unchanged.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn kmquant() -> Command {
+    let mut c = Command::cargo_bin("kmquant").unwrap();
+    c.env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    c
+}
+
+fn listing(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = walk(dir);
+    v.sort();
+    v
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}
+
+/// Runs kmquant in `dir` with `args`; checks the exit code, one stderr line containing `needle`,
+/// no new or changed file.
+fn refuses(dir: &Path, args: &[&str], code: i32, needle: &str) {
+    let before: Vec<(PathBuf, Option<Vec<u8>>)> = listing(dir)
+        .into_iter()
+        .map(|p| (p.clone(), std::fs::read(&p).ok()))
+        .collect();
+    let out = kmquant()
+        .current_dir(dir)
+        .args(args)
+        .args(["--backend", "cpu"])
+        .assert()
+        .code(code);
+    let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "{args:?}: expected one line on stderr, got:\n{err}"
+    );
+    assert!(
+        err.to_lowercase().contains(&needle.to_lowercase()),
+        "{args:?}: '{needle}' not in: {err}"
+    );
+    let after: Vec<(PathBuf, Option<Vec<u8>>)> = listing(dir)
+        .into_iter()
+        .map(|p| (p.clone(), std::fs::read(&p).ok()))
+        .collect();
+    assert_eq!(before.len(), after.len(), "{args:?}: files appeared: {after:?}");
+    for (b, a) in before.iter().zip(&after) {
+        assert!(b == a, "{args:?}: {} changed", a.0.display());
+    }
+}
+
+fn jpeg_bytes() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]));
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg)
+        .unwrap();
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A PNG whose header claims 100000 x 100000 pixels, followed by almost nothing.
+fn bomb_png() -> Vec<u8> {
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend(100_000u32.to_be_bytes());
+    ihdr.extend(100_000u32.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(13u32.to_be_bytes());
+    png.extend(&ihdr);
+    png.extend(crc32(&ihdr).to_be_bytes());
+    let mut idat = b"IDAT".to_vec();
+    idat.extend([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    png.extend(((idat.len() - 4) as u32).to_be_bytes());
+    png.extend(&idat);
+    png.extend(crc32(&idat).to_be_bytes());
+    png
+}
+
+#[test]
+fn truncated_jpeg_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = jpeg_bytes();
+    std::fs::write(dir.path().join("cut.jpg"), &j[..j.len() / 2]).unwrap();
+    refuses(dir.path(), &["cut.jpg", "-k", "4"], 1, "cut.jpg");
+}
+
+#[test]
+fn random_bytes_named_png_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.path().join("junk.png"), junk).unwrap();
+    refuses(dir.path(), &["junk.png"], 1, "decode");
+}
+
+#[test]
+fn zero_byte_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.png"), b"").unwrap();
+    refuses(dir.path(), &["empty.png"], 1, "empty");
+}
+
+#[test]
+fn missing_path_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    refuses(dir.path(), &["nope.jpg"], 1, "no such file");
+}
+
+#[test]
+fn directory_as_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("photos")).unwrap();
+    refuses(dir.path(), &["photos", "-o", "x.png"], 1, "directory");
+}
+
+#[test]
+fn unwritable_output_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.jpg"), jpeg_bytes()).unwrap();
+    // A regular file where a folder should be: no user, root included, can create files in it.
+    std::fs::write(dir.path().join("blocker"), b"x").unwrap();
+    refuses(dir.path(), &["in.jpg", "--out-dir", "blocker"], 1, "blocker");
+    refuses(dir.path(), &["in.jpg", "-o", "blocker/out.png"], 1, "blocker");
+}
+
+#[test]
+fn k_out_of_range_or_not_a_number_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.jpg"), jpeg_bytes()).unwrap();
+    refuses(dir.path(), &["in.jpg", "-k", "0"], 2, "--colors");
+    refuses(dir.path(), &["in.jpg", "-k", "257"], 2, "--colors");
+    refuses(dir.path(), &["in.jpg", "-k", "abc"], 2, "--colors");
+}
+
+#[test]
+fn output_equal_to_input_is_refused_even_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = image::RgbaImage::from_fn(20, 10, |x, y| image::Rgba([x as u8 * 9, y as u8 * 20, 3, 255]));
+    img.save(dir.path().join("in.png")).unwrap();
+    refuses(dir.path(), &["in.png", "-o", "in.png"], 1, "input");
+    refuses(dir.path(), &["in.png", "-o", "./in.png", "--force"], 1, "input");
+}
+
+#[test]
+fn existing_output_without_force_is_refused_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.jpg"), jpeg_bytes()).unwrap();
+    std::fs::write(dir.path().join("in-k4.png"), b"precious").unwrap();
+    refuses(dir.path(), &["in.jpg", "-k", "4"], 1, "--force");
+    // With --force it is replaced by a real PNG.
+    kmquant()
+        .current_dir(dir.path())
+        .args(["in.jpg", "-k", "4", "--force", "-q"])
+        .assert()
+        .success();
+    assert!(image::open(dir.path().join("in-k4.png")).is_ok());
+}
+
+#[test]
+fn bomb_header_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bomb.png"), bomb_png()).unwrap();
+    let t = std::time::Instant::now();
+    refuses(dir.path(), &["bomb.png"], 1, "limit");
+    // Not a timing assertion on speed, a guard against allocating 40 GB: it must not take minutes.
+    assert!(t.elapsed().as_secs() < 60);
+}

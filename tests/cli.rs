@@ -1,0 +1,236 @@
+//! The command line: every output format decodes back at the right size with at most K colors
+//! and a PSNR above a floor, `--json` holds every key, several inputs survive one bad one, and
+//! `--backend gpu` writes the same bytes as `--backend cpu`.
+
+mod common;
+
+use assert_cmd::Command;
+use std::collections::HashSet;
+use std::path::Path;
+
+fn kmquant() -> Command {
+    let mut c = Command::cargo_bin("kmquant").unwrap();
+    c.env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    c
+}
+
+fn fixture_copy(dir: &Path, name: &str) -> String {
+    let dst = dir.join(name);
+    std::fs::copy(
+        format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR")),
+        &dst,
+    )
+    .unwrap();
+    dst.to_str().unwrap().to_string()
+}
+
+fn psnr(a: &[[u8; 4]], b: &[[u8; 4]]) -> f64 {
+    let sse: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (0..3).map(|i| (x[i] as f64 - y[i] as f64).powi(2)).sum::<f64>())
+        .sum();
+    10.0 * (255.0f64.powi(2) / (sse / (3.0 * a.len() as f64))).log10()
+}
+
+#[test]
+fn each_output_format_decodes_at_the_right_size_with_at_most_k_colors() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture_copy(dir.path(), "chelsea.png");
+    let (w, h, orig) = common::load(&input);
+    // (extension, K, PSNR floor in dB, whether the color count is bounded by K)
+    for (ext, k, floor, bounded) in [
+        ("png", 16, 28.0, true),
+        ("png", 2, 18.0, true),
+        ("png", 256, 38.0, true),
+        ("gif", 32, 30.0, true),
+        ("jpg", 16, 26.0, false),
+    ] {
+        let out = dir.path().join(format!("out-{k}.{ext}"));
+        kmquant()
+            .args([
+                &input,
+                "-k",
+                &k.to_string(),
+                "-o",
+                out.to_str().unwrap(),
+                "--backend",
+                "cpu",
+                "-q",
+            ])
+            .assert()
+            .success();
+        let (ow, oh, px) = common::load(out.to_str().unwrap());
+        assert_eq!((ow, oh), (w, h), "{ext}: size");
+        let colors: HashSet<[u8; 4]> = px.iter().copied().collect();
+        if bounded {
+            assert!(colors.len() <= k, "{ext}: {} colors for k={k}", colors.len());
+        }
+        let p = psnr(&orig, &px);
+        assert!(p > floor, "{ext} k={k}: PSNR {p:.2} under {floor}");
+        if ext == "png" {
+            // Indexed at the smallest depth: byte 24 is the bit depth, byte 25 the color type.
+            let bytes = std::fs::read(&out).unwrap();
+            assert_eq!(bytes[25], 3, "color type must be indexed");
+            assert_eq!(bytes[24], kmquant::encode::bit_depth(colors.len()));
+        }
+    }
+}
+
+#[test]
+fn json_report_parses_and_holds_every_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture_copy(dir.path(), "coffee.png");
+    let out = kmquant()
+        .args([&input, "-k", "8", "--json", "--backend", "cpu"])
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(text.trim()).expect("one JSON object");
+    for key in [
+        "input",
+        "output",
+        "width",
+        "height",
+        "k",
+        "colors_used",
+        "backend",
+        "adapter",
+        "iterations",
+        "converged",
+        "mse",
+        "psnr",
+        "input_bytes",
+        "output_bytes",
+        "saved_percent",
+        "timings_ms",
+    ] {
+        assert!(v.get(key).is_some(), "missing key {key}");
+    }
+    for key in ["decode", "histogram", "kmeans", "remap", "encode", "total"] {
+        assert!(v["timings_ms"][key].is_number(), "missing timings_ms.{key}");
+    }
+    assert_eq!(v["width"], 600);
+    assert_eq!(v["k"], 8);
+    assert_eq!(v["backend"], "cpu");
+    let out_path = v["output"].as_str().unwrap();
+    assert!(
+        out_path.ends_with("coffee-k8.png"),
+        "default name beside the input: {out_path}"
+    );
+    assert_eq!(
+        std::fs::metadata(out_path).unwrap().len(),
+        v["output_bytes"].as_u64().unwrap()
+    );
+    assert!(v["psnr"].as_f64().unwrap() > 20.0);
+}
+
+#[test]
+fn text_report_says_size_saved_psnr_iterations_backend_and_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture_copy(dir.path(), "chelsea.png");
+    let out = kmquant()
+        .args([&input, "-k", "16", "--backend", "cpu"])
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for needle in [
+        "% smaller",
+        "PSNR",
+        "colors used",
+        "iteration",
+        "cpu:",
+        "decode",
+        "encode",
+        "total",
+    ] {
+        assert!(text.contains(needle), "report lacks '{needle}':\n{text}");
+    }
+}
+
+#[test]
+fn bare_input_without_the_word_quantize_works_and_stdin_to_stdout_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture_copy(dir.path(), "chelsea.png");
+    kmquant()
+        .args([&input, "-k", "4", "-q", "--backend", "cpu"])
+        .assert()
+        .success();
+    assert!(dir.path().join("chelsea-k4.png").exists());
+    let bytes = std::fs::read(&input).unwrap();
+    let out = kmquant()
+        .args(["-", "-k", "4", "-q", "--backend", "cpu"])
+        .write_stdin(bytes)
+        .assert()
+        .success();
+    let png = &out.get_output().stdout;
+    let img = image::load_from_memory(png).expect("a PNG on stdout");
+    assert_eq!((img.width(), img.height()), (451, 300));
+}
+
+#[test]
+fn several_inputs_with_one_bad_write_the_good_ones_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = fixture_copy(dir.path(), "chelsea.png");
+    let b = fixture_copy(dir.path(), "coffee.png");
+    let bad = dir.path().join("broken.png");
+    std::fs::write(&bad, b"not an image at all").unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = kmquant()
+        .args([
+            &a,
+            bad.to_str().unwrap(),
+            &b,
+            "-k",
+            "8",
+            "--out-dir",
+            out_dir.to_str().unwrap(),
+            "-q",
+        ])
+        .args(["--backend", "cpu"])
+        .assert()
+        .code(1);
+    let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert_eq!(err.lines().count(), 1, "one line for the one failure: {err}");
+    assert!(err.contains("broken.png"));
+    assert!(out_dir.join("chelsea-k8.png").exists());
+    assert!(out_dir.join("coffee-k8.png").exists());
+    assert!(!out_dir.join("broken-k8.png").exists());
+}
+
+#[test]
+fn gpu_and_cpu_backends_write_byte_identical_files() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture_copy(dir.path(), "coffee.png");
+    for (k, ext) in [("16", "png"), ("200", "png"), ("32", "gif")] {
+        let mut files = Vec::new();
+        for backend in ["gpu", "cpu"] {
+            let out = dir.path().join(format!("{backend}-{k}.{ext}"));
+            let run = kmquant()
+                .args([
+                    &input,
+                    "-k",
+                    k,
+                    "--max-iter",
+                    "10",
+                    "--backend",
+                    backend,
+                    "--json",
+                ])
+                .args(["-o", out.to_str().unwrap()])
+                .assert()
+                .success();
+            let v: serde_json::Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+            assert_eq!(v["backend"], backend);
+            if backend == "gpu" {
+                eprintln!("GPU adapter: {}", v["adapter"]);
+            }
+            files.push(std::fs::read(&out).unwrap());
+        }
+        assert!(files[0] == files[1], "k={k} {ext}: GPU and CPU files differ");
+    }
+}
