@@ -234,3 +234,26 @@ fn gpu_and_cpu_backends_write_byte_identical_files() {
         assert!(files[0] == files[1], "k={k} {ext}: GPU and CPU files differ");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn outputs_get_the_usual_file_mode_not_a_private_temp_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture_copy(dir.path(), "chelsea.png");
+    let bin = assert_cmd::cargo::cargo_bin("kmquant");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask 022; exec '{}' '{input}' -k 4 -q --backend cpu", bin.display()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mode = std::fs::metadata(dir.path().join("chelsea-k4.png")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o644);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
