@@ -244,11 +244,17 @@ fn outputs_get_the_usual_file_mode_not_a_private_temp_mode() {
     let bin = assert_cmd::cargo::cargo_bin("kmquant");
     let status = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("umask 022; exec '{}' '{input}' -k 4 -q --backend cpu", bin.display()))
+        .arg(format!(
+            "umask 022; exec '{}' '{input}' -k 4 -q --backend cpu",
+            bin.display()
+        ))
         .status()
         .unwrap();
     assert!(status.success());
-    let mode = std::fs::metadata(dir.path().join("chelsea-k4.png")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(dir.path().join("chelsea-k4.png"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o644);
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
