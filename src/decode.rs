@@ -70,8 +70,8 @@ pub fn decode(bytes: &[u8], hint: Option<&str>, max_pixels: u64) -> Result<Decod
     }
     let rgba = img.into_rgba8();
     let (width, height) = rgba.dimensions();
-    let raw = rgba.into_raw();
-    let pixels: Vec<[u8; 4]> = raw.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]).collect();
+    // Same bytes, viewed as pixels: no copy.
+    let pixels: Vec<[u8; 4]> = bytemuck::cast_vec(rgba.into_raw());
     let has_alpha = pixels.iter().any(|p| p[3] != 255);
     Ok(Decoded {
         width,

@@ -2,7 +2,7 @@
 //!
 //! - PNG: color type 3 (indexed) at the smallest bit depth that holds the palette (1, 2, 4 or 8
 //!   bits), a tRNS chunk only when some entry is not opaque (cut after the last such entry), no
-//!   row filter (filters rarely help palette indices) and the strongest zlib level.
+//!   row filter (filters rarely help palette indices), deflated on every core (see `pngw`).
 //! - GIF: one frame with a global palette. GIF transparency is on/off, so entries with alpha
 //!   below 128 become the single transparent index and others are shown opaque.
 //! - JPEG: the palette colors at the given quality (1..=100); alpha is dropped.
@@ -47,12 +47,30 @@ impl Format {
     }
 }
 
-/// Encodes `q` in `format`; `quality` (1..=100) is used by JPEG only.
-pub fn encode(q: &Quantized, format: Format, quality: u8) -> Result<Vec<u8>> {
+/// Encoder settings.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodeOptions {
+    /// JPEG quality, 1..=100.
+    pub quality: u8,
+    /// PNG deflate level, 1 (fastest) to 9 (smallest).
+    pub png_level: u8,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        EncodeOptions {
+            quality: 90,
+            png_level: crate::pngw::DEFAULT_LEVEL,
+        }
+    }
+}
+
+/// Encodes `q` in `format`.
+pub fn encode(q: &Quantized, format: Format, opts: &EncodeOptions) -> Result<Vec<u8>> {
     match format {
-        Format::Png => png(q),
+        Format::Png => png(q, opts.png_level),
         Format::Gif => gif(q),
-        Format::Jpeg => jpeg(q, quality),
+        Format::Jpeg => jpeg(q, opts.quality),
     }
 }
 
@@ -70,46 +88,21 @@ fn enc_err(e: impl std::fmt::Display) -> Error {
     Error::Encode(e.to_string())
 }
 
-fn png(q: &Quantized) -> Result<Vec<u8>> {
-    let depth = bit_depth(q.palette.len());
-    let (w, h) = (q.width as usize, q.height as usize);
-    let per_byte = 8 / depth as usize;
-    let row_bytes = w.div_ceil(per_byte);
-    let mut data = vec![0u8; row_bytes * h];
-    for (row, out) in q.indices.chunks_exact(w).zip(data.chunks_exact_mut(row_bytes)) {
-        if depth == 8 {
-            out.copy_from_slice(row);
-        } else {
-            for (x, &i) in row.iter().enumerate() {
-                let shift = 8 - depth as usize * (x % per_byte + 1);
-                out[x / per_byte] |= i << shift;
-            }
-        }
-    }
+fn png(q: &Quantized, level: u8) -> Result<Vec<u8>> {
     let plte: Vec<u8> = q.palette.iter().flat_map(|c| [c[0], c[1], c[2]]).collect();
-    let last_translucent = q.palette.iter().rposition(|c| c[3] != 255);
-    let trns: Option<Vec<u8>> = last_translucent.map(|l| q.palette[..=l].iter().map(|c| c[3]).collect());
-    let mut out = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut out, q.width, q.height);
-        enc.set_color(png::ColorType::Indexed);
-        enc.set_depth(match depth {
-            1 => png::BitDepth::One,
-            2 => png::BitDepth::Two,
-            4 => png::BitDepth::Four,
-            _ => png::BitDepth::Eight,
-        });
-        enc.set_palette(plte);
-        if let Some(t) = trns {
-            enc.set_trns(t);
-        }
-        enc.set_deflate_compression(png::DeflateCompression::Level(9));
-        enc.set_filter(png::Filter::NoFilter);
-        let mut writer = enc.write_header().map_err(enc_err)?;
-        writer.write_image_data(&data).map_err(enc_err)?;
-        writer.finish().map_err(enc_err)?;
-    }
-    Ok(out)
+    let trns: Vec<u8> = match q.palette.iter().rposition(|c| c[3] != 255) {
+        Some(last) => q.palette[..=last].iter().map(|c| c[3]).collect(),
+        None => Vec::new(),
+    };
+    crate::pngw::write(&crate::pngw::Indexed {
+        width: q.width,
+        height: q.height,
+        depth: bit_depth(q.palette.len()),
+        plte: &plte,
+        trns: &trns,
+        indices: &q.indices,
+        level,
+    })
 }
 
 fn gif(q: &Quantized) -> Result<Vec<u8>> {

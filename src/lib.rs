@@ -45,6 +45,7 @@ pub mod gpu;
 mod histogram;
 pub mod lloyd;
 mod options;
+pub mod pngw;
 pub mod seed;
 pub mod space;
 
@@ -383,10 +384,7 @@ impl Quantizer {
         let (palette, labels, outcome) = match result {
             Some(r) => r,
             None => run(
-                &mut cpu::CpuBackend {
-                    points: &points,
-                    weights: &hist.counts,
-                },
+                &mut cpu::CpuBackend::new(&points, &hist.counts),
                 &mut timings,
                 progress,
             )?,

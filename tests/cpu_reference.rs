@@ -56,7 +56,7 @@ proptest! {
         let mut rng = Rng(seed);
         let (points, weights) = random_points(&mut rng, n, 120);
         let init = seed::kmeans_plus_plus(&points, &weights, k, seed);
-        let mut backend = CpuBackend { points: &points, weights: &weights };
+        let mut backend = CpuBackend::new(&points, &weights );
         let out = lloyd::run(&mut backend, &points, &weights, init, 500, 0.0, &mut |_| {}).unwrap();
         for w in out.sse.windows(2) {
             prop_assert!(w[1] <= w[0], "objective rose: {:?}", out.sse);
@@ -130,10 +130,7 @@ fn median_cut_gives_k_distinct_centroids_and_a_lower_error_than_one_cluster() {
     dedup.sort();
     dedup.dedup();
     assert_eq!(dedup.len(), 64);
-    let mut b = CpuBackend {
-        points: &pts,
-        weights: &hist.counts,
-    };
+    let mut b = CpuBackend::new(&pts, &hist.counts);
     let mut err = |c: &[[u32; 4]]| b.assign(&to_f32(c)).unwrap().iter().map(|s| s.sse).sum::<u64>();
     let one = seed::median_cut(&pts, &hist.counts, 1);
     let (many, few) = (err(&c), err(&one));
@@ -174,4 +171,36 @@ fn invalid_options_are_rejected_when_built() {
     assert!(o.clone().with_gpu_chunk_points(1000).is_err());
     assert!(ImageRef::new(0, 10, &[]).is_err());
     assert!(ImageRef::new(2, 2, &[[0; 4]; 3]).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The pruned search the CPU backend runs gives the twin's sums and brute-force labels,
+    /// iteration after iteration, with labels carried over and centroids moving.
+    #[test]
+    fn pruned_search_equals_the_shader_twin_across_iterations(seed in 1u64..u64::MAX, n in 1usize..800, k in 1usize..64) {
+        let mut rng = Rng(seed);
+        let (points, weights) = random_points(&mut rng, n, 250);
+        let mut centroids: Vec<[u32; 4]> = (0..k).map(|_| [0; 4].map(|_| rng.below(2041) as u32)).collect();
+        if k > 3 { centroids[2] = centroids[1]; }
+        let mut labels = vec![u16::MAX; n];
+        for _ in 0..4 {
+            let c = to_f32(&centroids);
+            let fast = kmquant::cpu::nearest::assign(&points, &weights, &c, &mut labels);
+            prop_assert_eq!(&fast, &cpu::assign::assign(&points, &weights, &c));
+            for (p, &l) in points.iter().zip(&labels) {
+                prop_assert_eq!(l as usize, brute_nearest(*p, &centroids).0);
+            }
+            let remapped = kmquant::cpu::nearest::remap(&points, &c, Some(&labels));
+            prop_assert_eq!(remapped, cpu::remap::remap(&points, &c));
+            // Move every centroid a little, some by a lot.
+            for c in centroids.iter_mut() {
+                for v in c.iter_mut() {
+                    let step = if rng.below(5) == 0 { 400 } else { 24 };
+                    *v = (*v as i64 + rng.below(2 * step + 1) as i64 - step as i64).clamp(0, 2040) as u32;
+                }
+            }
+        }
+    }
 }

@@ -175,10 +175,7 @@ fn assign_kernel_sums_equal_cpu_twin_with_carries_and_ties() {
     centroids[7] = centroids[3]; // a duplicate: index 7 must never win
     centroids.push([0.0, 0.0, 0.0, 0.0]);
     centroids.push([16.0, 0.0, 0.0, 0.0]); // equidistant from the previous one for x = 8
-    let mut cpu_b = CpuBackend {
-        points: &points,
-        weights: &weights,
-    };
+    let mut cpu_b = CpuBackend::new(&points, &weights);
     for chunk in [None, Some(1024)] {
         let mut gpu_b = GpuBackend::new(&ctx, &points, &weights, chunk).expect("upload");
         let g = gpu_b.assign(&centroids).expect("gpu assign");

@@ -85,6 +85,10 @@ pub struct QuantizeArgs {
     /// JPEG quality, 1 to 100 (JPEG output only).
     #[arg(long, value_name = "Q", default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
     pub quality: u8,
+    /// PNG compression effort, 1 (fastest) to 9 (smallest file).
+    #[arg(long, value_name = "N", default_value_t = kmquant::pngw::DEFAULT_LEVEL,
+          value_parser = clap::value_parser!(u8).range(1..=9))]
+    pub png_level: u8,
     /// Overwrite existing output files (never the input itself).
     #[arg(long)]
     pub force: bool,

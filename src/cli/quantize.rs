@@ -97,7 +97,11 @@ fn one(
     let image = ImageRef::new(decoded.width, decoded.height, &decoded.pixels)?;
     let q = quantizer.quantize(image, &mut |_| {})?;
     let t = Instant::now();
-    let encoded = kmquant::encode::encode(&q, format, args.quality)?;
+    let enc = kmquant::encode::EncodeOptions {
+        quality: args.quality,
+        png_level: args.png_level,
+    };
+    let encoded = kmquant::encode::encode(&q, format, &enc)?;
     let encode = t.elapsed();
     // For JPEG the written pixels are not the palette colors; measure what was written.
     let (mse, psnr) = if format == Format::Jpeg {
