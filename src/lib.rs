@@ -39,6 +39,7 @@
 
 pub mod cpu;
 pub mod decode;
+pub mod dither;
 pub mod encode;
 mod error;
 pub mod gpu;
@@ -229,6 +230,29 @@ pub fn quantize(image: ImageRef<'_>, opts: &Options) -> Result<Quantized> {
     Quantizer::new(opts.clone())?.quantize(image, &mut |_| {})
 }
 
+/// An image's distinct colors and their k-means points, computed once and reusable for several
+/// palette sizes (see [`Quantizer::quantize_prepared`]).
+pub struct Prepared<'a> {
+    image: ImageRef<'a>,
+    hist: Histogram,
+    points: Vec<[u16; 4]>,
+    space: ColorSpace,
+    /// Index in `hist.colors` of the fully transparent color, when the image has one.
+    transparent: Option<usize>,
+    histogram_time: Duration,
+}
+
+impl Prepared<'_> {
+    /// Distinct colors in the image.
+    pub fn unique_colors(&self) -> usize {
+        self.hist.len()
+    }
+    /// The histogram.
+    pub fn histogram(&self) -> &Histogram {
+        &self.hist
+    }
+}
+
 /// A quantizer holding its options and, when the GPU is used, an open device.
 pub struct Quantizer {
     opts: Options,
@@ -271,38 +295,81 @@ impl Quantizer {
         &self.opts
     }
 
-    /// Quantizes one image, reporting progress through `progress`.
+    /// Quantizes one image to at most `options().k()` colors, reporting progress.
     pub fn quantize(&self, image: ImageRef<'_>, progress: &mut dyn FnMut(Progress)) -> Result<Quantized> {
-        let opts = &self.opts;
-        let mut timings = Timings::default();
-        let mut warnings = self.warnings.clone();
+        let prepared = self.prepare(image, progress);
+        self.quantize_prepared(&prepared, self.opts.k, progress)
+    }
+
+    /// Counts the image's colors and converts them to points, once.
+    pub fn prepare<'a>(&self, image: ImageRef<'a>, progress: &mut dyn FnMut(Progress)) -> Prepared<'a> {
         progress(Progress::Stage("histogram"));
         let t = Instant::now();
         let hist = Histogram::new(image.pixels);
-        let points: Vec<[u16; 4]> = hist.colors.iter().map(|&c| opts.space.to_point(c)).collect();
-        timings.histogram = t.elapsed();
+        let points: Vec<[u16; 4]> = hist.colors.iter().map(|&c| self.opts.space.to_point(c)).collect();
+        // Colors are sorted by packed value, so a fully transparent pixel ([0, 0, 0, 0]) comes first.
+        let transparent = (hist.colors.first() == Some(&[0, 0, 0, 0])).then_some(0);
+        Prepared {
+            image,
+            hist,
+            points,
+            space: self.opts.space,
+            transparent,
+            histogram_time: t.elapsed(),
+        }
+    }
 
-        let k = opts.k as usize;
-        let exact = hist.len() <= k;
+    /// Quantizes a prepared image to at most `k` colors (1..=256); every other option comes from
+    /// [`Quantizer::options`].
+    ///
+    /// When the image has fully transparent pixels and `k >= 2`, they share one palette entry,
+    /// `[0, 0, 0, 0]`, and k-means finds the other `k - 1` colors among the other pixels.
+    pub fn quantize_prepared(
+        &self,
+        p: &Prepared<'_>,
+        k: u32,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Quantized> {
+        if !(1..=MAX_COLORS).contains(&k) {
+            return Err(Error::invalid("number of colors", k, "an integer from 1 to 256"));
+        }
+        let opts = &self.opts;
+        let space = p.space;
+        let mut timings = Timings {
+            histogram: p.histogram_time,
+            ..Timings::default()
+        };
+        let mut warnings = self.warnings.clone();
+        let k = k as usize;
+        let exact = p.hist.len() <= k;
+        // The points k-means sees: all of them, or all but the reserved transparent one.
+        let skip = if !exact && k >= 2 && p.transparent.is_some() {
+            1
+        } else {
+            0
+        };
+        let (points, weights) = (&p.points[skip..], &p.hist.counts[skip..]);
+        let kk = k - skip;
+
         progress(Progress::Stage("seed"));
         let t = Instant::now();
         let init = if exact {
             Vec::new()
         } else {
             match opts.init {
-                Init::MedianCut => seed::median_cut(&points, &hist.counts, k),
-                Init::KMeansPlusPlus => seed::kmeans_plus_plus(&points, &hist.counts, k, opts.seed),
+                Init::MedianCut => seed::median_cut(points, weights, kk),
+                Init::KMeansPlusPlus => seed::kmeans_plus_plus(points, weights, kk, opts.seed),
             }
         };
         timings.seed = t.elapsed();
 
+        let total = p.image.pixels.len() as f64 * GRID_SCALE2;
         let run = |backend: &mut dyn lloyd::Backend,
                    timings: &mut Timings,
                    progress: &mut dyn FnMut(Progress)|
          -> Result<(Vec<[u8; 4]>, Vec<u32>, lloyd::Outcome)> {
             let t = Instant::now();
             progress(Progress::Stage("kmeans"));
-            let total = image.pixels.len() as f64 * (GRID_SCALE2);
             let outcome = if exact {
                 lloyd::Outcome {
                     centroids: Vec::new(),
@@ -313,8 +380,8 @@ impl Quantizer {
             } else {
                 lloyd::run(
                     backend,
-                    &points,
-                    &hist.counts,
+                    points,
+                    weights,
                     init.clone(),
                     opts.max_iter,
                     opts.tolerance,
@@ -332,21 +399,26 @@ impl Quantizer {
             let t = Instant::now();
             progress(Progress::Stage("remap"));
             let (palette, labels) = if exact {
-                (hist.colors.clone(), (0..hist.len() as u32).collect())
+                (p.hist.colors.clone(), (0..p.hist.len() as u32).collect())
             } else {
                 let mut palette: Vec<[u8; 4]> = Vec::new();
                 for c in &outcome.centroids {
-                    let color = opts.space.to_color(*c);
+                    let color = space.to_color(*c);
                     if !palette.contains(&color) {
                         palette.push(color);
                     }
                 }
-                let pts: Vec<[u32; 4]> = palette
-                    .iter()
-                    .map(|&c| cpu::common::point_coords(opts.space.to_point(c)))
-                    .collect();
-                let labels = backend.remap(&lloyd::to_f32(&pts))?;
-                (palette, labels)
+                let labels = backend.remap(&palette_points(space, &palette))?;
+                if skip == 1 {
+                    // Entry 0 is the transparent one; the k-means entries follow.
+                    palette.insert(0, [0, 0, 0, 0]);
+                    (
+                        palette,
+                        std::iter::once(0).chain(labels.iter().map(|l| l + 1)).collect(),
+                    )
+                } else {
+                    (palette, labels)
+                }
             };
             timings.remap = t.elapsed();
             Ok((palette, labels, outcome))
@@ -358,9 +430,9 @@ impl Quantizer {
             chunks: 1,
         };
         let mut result = None;
-        if let Some(ctx) = &self.gpu {
+        if let (Some(ctx), false) = (&self.gpu, exact) {
             let t = Instant::now();
-            let attempt = gpu::backend::GpuBackend::new(ctx, &points, &hist.counts, opts.gpu_chunk_points)
+            let attempt = gpu::backend::GpuBackend::new(ctx, points, weights, opts.gpu_chunk_points)
                 .and_then(|mut b| {
                     timings.setup = t.elapsed();
                     let chunks = b.chunks();
@@ -380,28 +452,68 @@ impl Quantizer {
                 }
                 Err(e) => return Err(e),
             }
+        } else if let Some(ctx) = &self.gpu {
+            // Nothing to cluster: the palette is the image's own colors on every backend.
+            used = BackendUsed {
+                kind: BackendKind::Gpu,
+                adapter: Some(ctx.adapter().clone()),
+                chunks: 0,
+            };
         }
         let (palette, labels, outcome) = match result {
             Some(r) => r,
-            None => run(
-                &mut cpu::CpuBackend::new(&points, &hist.counts),
-                &mut timings,
-                progress,
-            )?,
+            None => run(&mut cpu::CpuBackend::new(points, weights), &mut timings, progress)?,
         };
 
         let t = Instant::now();
-        let (palette, counts, unique_labels, sse) = order_palette(&hist, &palette, &labels);
-        let indices = hist.expand(image.pixels, &unique_labels);
+        let pixels = p.image.pixels;
+        let (palette, counts, indices, sse) = if opts.dither > 0.0 && !exact {
+            progress(Progress::Stage("dither"));
+            let start: Vec<u8> = labels.iter().map(|&l| l as u8).collect();
+            let start = p.hist.expand(pixels, &start);
+            let d = dither::floyd_steinberg(
+                p.image.width as usize,
+                p.image.height as usize,
+                |i| p.points[p.hist.index_of(pixels[i])],
+                &start,
+                &palette_points(space, &palette),
+                opts.dither,
+            );
+            let mut counts = vec![0u64; palette.len()];
+            d.iter().for_each(|&l| counts[l as usize] += 1);
+            let sse = pixels
+                .iter()
+                .zip(&d)
+                .map(|(c, &l)| rgb_error(*c, palette[l as usize]))
+                .sum();
+            let (palette, counts, map) = order_palette(&palette, &counts);
+            (
+                palette,
+                counts,
+                d.iter().map(|&l| map[l as usize]).collect::<Vec<u8>>(),
+                sse,
+            )
+        } else {
+            // Every pixel of a color gets the same entry: count and sum the error per color.
+            let mut counts = vec![0u64; palette.len()];
+            let mut sse = 0u64;
+            for ((&l, &w), &c) in labels.iter().zip(&p.hist.counts).zip(&p.hist.colors) {
+                counts[l as usize] += w as u64;
+                sse += w as u64 * rgb_error(c, palette[l as usize]);
+            }
+            let (palette, counts, map) = order_palette(&palette, &counts);
+            let unique: Vec<u8> = labels.iter().map(|&l| map[l as usize]).collect();
+            (palette, counts, p.hist.expand(pixels, &unique), sse)
+        };
         timings.remap += t.elapsed();
-        let n = image.pixels.len() as f64;
+        let n = pixels.len() as f64;
         Ok(Quantized {
-            width: image.width,
-            height: image.height,
+            width: p.image.width,
+            height: p.image.height,
             palette,
             counts,
             indices,
-            unique_colors: hist.len(),
+            unique_colors: p.hist.len(),
             iterations: outcome.iterations,
             converged: outcome.converged,
             mse: sse as f64 / (3.0 * n),
@@ -419,36 +531,36 @@ impl Quantizer {
 
 const GRID_SCALE2: f64 = (space::GRID_SCALE * space::GRID_SCALE) as f64;
 
-/// Sorts the palette by population (then by packed color), drops unused entries and relabels.
-/// Returns the palette, the counts, one label per unique color and the RGB squared error.
-fn order_palette(
-    hist: &Histogram,
-    palette: &[[u8; 4]],
-    labels: &[u32],
-) -> (Vec<[u8; 4]>, Vec<u64>, Vec<u8>, u64) {
-    let mut counts = vec![0u64; palette.len()];
-    let mut sse = 0u64;
-    for ((&l, &w), &c) in labels.iter().zip(&hist.counts).zip(&hist.colors) {
-        counts[l as usize] += w as u64;
-        let p = palette[l as usize];
-        let e: u64 = (0..3).map(|i| (c[i] as i64 - p[i] as i64).pow(2) as u64).sum();
-        sse += w as u64 * e;
-    }
+/// Palette colors as k-means points (what the remap and the dither compare against).
+fn palette_points(space: ColorSpace, palette: &[[u8; 4]]) -> Vec<[f32; 4]> {
+    let pts: Vec<[u32; 4]> = palette
+        .iter()
+        .map(|&c| cpu::common::point_coords(space.to_point(c)))
+        .collect();
+    lloyd::to_f32(&pts)
+}
+
+/// Squared RGB error between two colors.
+fn rgb_error(a: [u8; 4], b: [u8; 4]) -> u64 {
+    (0..3).map(|i| (a[i] as i64 - b[i] as i64).pow(2) as u64).sum()
+}
+
+/// Sorts the palette by population (then by packed color) and drops unused entries. Returns the
+/// palette, the counts and the map from old to new index.
+fn order_palette(palette: &[[u8; 4]], counts: &[u64]) -> (Vec<[u8; 4]>, Vec<u64>, Vec<u8>) {
     let mut order: Vec<usize> = (0..palette.len()).filter(|&i| counts[i] > 0).collect();
     order.sort_by(|&a, &b| {
         counts[b]
             .cmp(&counts[a])
             .then(u32::from_le_bytes(palette[a]).cmp(&u32::from_le_bytes(palette[b])))
     });
-    let mut new_index = vec![0u8; palette.len()];
+    let mut map = vec![0u8; palette.len()];
     for (new, &old) in order.iter().enumerate() {
-        new_index[old] = new as u8;
+        map[old] = new as u8;
     }
-    let unique_labels = labels.iter().map(|&l| new_index[l as usize]).collect();
     (
         order.iter().map(|&i| palette[i]).collect(),
         order.iter().map(|&i| counts[i]).collect(),
-        unique_labels,
-        sse,
+        map,
     )
 }

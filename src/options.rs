@@ -41,6 +41,7 @@ pub struct Options {
     pub(crate) init: Init,
     pub(crate) space: ColorSpace,
     pub(crate) gpu_chunk_points: Option<u32>,
+    pub(crate) dither: f32,
 }
 
 impl Options {
@@ -63,6 +64,7 @@ impl Options {
             init: Init::MedianCut,
             space: ColorSpace::Srgb,
             gpu_chunk_points: None,
+            dither: 0.0,
         })
     }
 
@@ -121,6 +123,24 @@ impl Options {
         }
         self.gpu_chunk_points = Some(points);
         Ok(self)
+    }
+
+    /// Serpentine Floyd–Steinberg dithering at `strength` (0 = off, 1 = full error diffusion).
+    pub fn with_dither(mut self, strength: f32) -> Result<Self> {
+        if !strength.is_finite() || !(0.0..=1.0).contains(&strength) {
+            return Err(Error::invalid(
+                "dither strength",
+                strength,
+                "a number from 0 to 1",
+            ));
+        }
+        self.dither = strength;
+        Ok(self)
+    }
+
+    /// The dithering strength (0 = off).
+    pub fn dither(&self) -> f32 {
+        self.dither
     }
 
     /// The palette size asked for.

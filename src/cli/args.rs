@@ -60,6 +60,10 @@ pub struct KmeansArgs {
     /// Refuse images with more pixels than this (decompression-bomb guard), checked from the header.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
+    /// Most unique colors per GPU dispatch (a multiple of 1024); smaller values force chunking,
+    /// for testing. Default: as many as the device's limits allow.
+    #[arg(long, value_name = "N", hide_short_help = true)]
+    pub gpu_chunk_points: Option<u32>,
 }
 
 /// `kmquant quantize`.
@@ -157,8 +161,11 @@ pub enum InitArg {
 impl KmeansArgs {
     /// The library options these arguments describe.
     pub fn options(&self, backend: kmquant::BackendChoice) -> kmquant::Result<kmquant::Options> {
-        Ok(kmquant::Options::new(self.k)?
-            .with_max_iter(self.max_iter)?
+        let mut o = kmquant::Options::new(self.k)?;
+        if let Some(n) = self.gpu_chunk_points {
+            o = o.with_gpu_chunk_points(n)?;
+        }
+        Ok(o.with_max_iter(self.max_iter)?
             .with_tolerance(self.tolerance)?
             .with_seed(self.seed)
             .with_init(match self.init {

@@ -130,6 +130,7 @@ fn one(
             unique_colors: q.unique_colors,
             backend: q.backend.kind,
             adapter,
+            gpu_chunks: q.backend.chunks,
             iterations: q.iterations,
             converged: q.converged,
             mse,

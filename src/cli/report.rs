@@ -27,6 +27,8 @@ pub struct Report {
     pub unique_colors: usize,
     pub backend: kmquant::BackendKind,
     pub adapter: String,
+    /// Chunks the GPU split the unique colors into (1 on the CPU).
+    pub gpu_chunks: usize,
     pub iterations: u32,
     pub converged: bool,
     pub mse: f64,
