@@ -46,6 +46,8 @@ pub mod gpu;
 mod histogram;
 pub mod lloyd;
 mod options;
+pub mod palette;
+pub mod plot;
 pub mod pngw;
 pub mod seed;
 pub mod space;

@@ -197,3 +197,42 @@ fn assign_kernel_sums_equal_cpu_twin_with_carries_and_ties() {
         assert_eq!(*l as usize, common::brute_nearest(*p, &cents_u).0);
     }
 }
+
+#[test]
+fn gpu_equals_cpu_in_oklab_with_dither_and_with_alpha() {
+    let Some(ctx) = gpu() else { return };
+    let (w, h, px) = fixture("coffee.png");
+    let oklab = Options::new(32)
+        .unwrap()
+        .with_space(kmquant::ColorSpace::Oklab)
+        .with_max_iter(10)
+        .unwrap();
+    let (c, g) = both(&ctx, w, h, &px, oklab.clone());
+    assert_identical("coffee oklab k=32", &c, &g);
+    let (c, g) = both(&ctx, w, h, &px, oklab.with_dither(0.8).unwrap());
+    assert_identical("coffee oklab k=32 dithered", &c, &g);
+    // Alpha: transparent left third, translucent middle.
+    let px: Vec<[u8; 4]> = px
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let x = i as u32 % w;
+            if x < w / 3 {
+                [p[0], p[1], p[2], 0]
+            } else if x < 2 * w / 3 {
+                [p[0], p[1], p[2], (x * 255 / w) as u8]
+            } else {
+                *p
+            }
+        })
+        .collect();
+    let (c, g) = both(
+        &ctx,
+        w,
+        h,
+        &px,
+        Options::new(16).unwrap().with_max_iter(10).unwrap(),
+    );
+    assert_identical("coffee with alpha k=16", &c, &g);
+    assert_eq!(g.palette.iter().filter(|c| c[3] == 0).count(), 1);
+}

@@ -57,6 +57,15 @@ pub struct KmeansArgs {
     /// How the first centroids are chosen.
     #[arg(long, value_enum, default_value_t = InitArg::MedianCut)]
     pub init: InitArg,
+    /// The color space k-means measures distances in.
+    #[arg(long, value_enum, default_value_t = SpaceArg::Srgb)]
+    pub space: SpaceArg,
+    /// Serpentine Floyd–Steinberg dithering (CPU, after the palette is found).
+    #[arg(long)]
+    pub dither: bool,
+    /// Dithering level, 0 (none) to 1 (full error diffusion); needs --dither.
+    #[arg(long, value_name = "X", default_value_t = 1.0, requires = "dither")]
+    pub dither_strength: f32,
     /// Refuse images with more pixels than this (decompression-bomb guard), checked from the header.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
@@ -93,6 +102,22 @@ pub struct QuantizeArgs {
     #[arg(long, value_name = "N", default_value_t = kmquant::pngw::DEFAULT_LEVEL,
           value_parser = clap::value_parser!(u8).range(1..=9))]
     pub png_level: u8,
+    /// Largest output file, e.g. 500k, 1.5MB, 2MiB or 123456 (bytes). PNG/GIF: the largest K up to
+    /// -k that fits; JPEG: the highest --quality that fits. An error, and no file, when nothing fits.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_bytes: Option<u64>,
+    /// Also draw the colors as 3-D RGB point clouds, before and after, into this PNG.
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<String>,
+    /// Also write the palette: .png (swatches with shares), .json, .gpl (GIMP) or .txt (hex per line).
+    #[arg(long, value_name = "FILE")]
+    pub palette: Option<String>,
+    /// Order of the exported palette.
+    #[arg(long, value_enum, default_value_t = PaletteOrderArg::Population)]
+    pub palette_order: PaletteOrderArg,
+    /// Process image files inside folders given as inputs, and their subfolders.
+    #[arg(short, long)]
+    pub recursive: bool,
     /// Overwrite existing output files (never the input itself).
     #[arg(long)]
     pub force: bool,
@@ -148,6 +173,53 @@ pub enum FormatArg {
     Jpg,
 }
 
+/// `--space`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SpaceArg {
+    /// sRGB values: minimises the squared error PSNR measures.
+    Srgb,
+    /// Oklab: a perceptual space.
+    Oklab,
+}
+
+/// `--palette-order`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PaletteOrderArg {
+    /// Most used first.
+    Population,
+    /// Darkest first.
+    Lightness,
+}
+
+/// Parses 500k, 1.5MB, 2MiB, 123456: k/M/G are powers of 1000, Ki/Mi/Gi powers of 1024, a
+/// trailing B is optional.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size like 500k, 1.5MB or 123456"))?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let mult = match unit.trim_end_matches('b') {
+        "" => 1.0,
+        "k" => 1e3,
+        "m" => 1e6,
+        "g" => 1e9,
+        "ki" => 1024.0,
+        "mi" => 1024.0 * 1024.0,
+        "gi" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("'{s}': unknown unit (use k, M, G, KiB, MiB or GiB)")),
+    };
+    let v = (n * mult).floor();
+    if !(1.0..=1e15).contains(&v) {
+        return Err(format!("'{s}' is out of range"));
+    }
+    Ok(v as u64)
+}
+
 /// `--init`.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum InitArg {
@@ -172,9 +244,33 @@ impl KmeansArgs {
                 InitArg::MedianCut => kmquant::Init::MedianCut,
                 InitArg::KmeansPlusPlus => kmquant::Init::KMeansPlusPlus,
             })
+            .with_space(match self.space {
+                SpaceArg::Srgb => kmquant::ColorSpace::Srgb,
+                SpaceArg::Oklab => kmquant::ColorSpace::Oklab,
+            })
+            .with_dither(if self.dither { self.dither_strength } else { 0.0 })?
             .with_backend(backend))
     }
 }
 
 /// The subcommand names, for "no subcommand means quantize".
 pub const SUBCOMMANDS: [&str; 4] = ["quantize", "adapters", "compare", "help"];
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_with_decimal_and_binary_units() {
+        assert_eq!(parse_size("123456"), Ok(123_456));
+        assert_eq!(parse_size("500k"), Ok(500_000));
+        assert_eq!(parse_size("500kB"), Ok(500_000));
+        assert_eq!(parse_size("1.5MB"), Ok(1_500_000));
+        assert_eq!(parse_size("1M"), Ok(1_000_000));
+        assert_eq!(parse_size("2MiB"), Ok(2 * 1024 * 1024));
+        assert_eq!(parse_size("1 GiB"), Ok(1 << 30));
+        for bad in ["", "abc", "12 parsecs", "0", "-5k", "1.2.3M"] {
+            assert!(parse_size(bad).is_err(), "{bad:?} must be rejected");
+        }
+    }
+}

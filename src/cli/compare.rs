@@ -74,20 +74,27 @@ fn timed(
     Ok((q, setup, t.elapsed()))
 }
 
-/// Runs the subcommand; returns the exit code (0 identical, 3 different).
-pub fn run(args: &CompareArgs) -> Result<i32> {
-    let bytes = read_input(&args.input).map_err(|e| anyhow::anyhow!("{}: {e:#}", args.input))?;
-    let d = kmquant::decode::decode(&bytes, Some(&args.input), args.kmeans.max_pixels)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.input))?;
-    let image = ImageRef::new(d.width, d.height, &d.pixels)?;
-    let (g, g_setup, g_total) = timed(args.kmeans.options(BackendChoice::Gpu)?, image)?;
-    let (c, c_setup, c_total) = timed(args.kmeans.options(BackendChoice::Cpu)?, image)?;
+/// How two results differ.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub identical: bool,
+    pub palettes_equal: bool,
+    /// Pixels whose index or color differs.
+    pub differing: u64,
+    /// Largest channel difference between palette entries at the same index (255 when the
+    /// palettes have different lengths).
+    pub max_diff: u32,
+}
+
+/// Compares two results entry by entry and pixel by pixel.
+pub fn verdict(g: &Quantized, c: &Quantized) -> Verdict {
     let differing = g
         .indices
         .iter()
         .zip(&c.indices)
-        .filter(|(a, b)| g.palette.get(**a as usize) != c.palette.get(**b as usize) || a != b)
-        .count() as u64;
+        .filter(|(a, b)| a != b || g.palette.get(**a as usize) != c.palette.get(**b as usize))
+        .count() as u64
+        + g.indices.len().abs_diff(c.indices.len()) as u64;
     let max_diff = g
         .palette
         .iter()
@@ -101,7 +108,28 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
             255
         });
     let palettes_equal = g.palette == c.palette;
-    let identical = palettes_equal && g.indices == c.indices;
+    Verdict {
+        identical: palettes_equal && g.indices == c.indices,
+        palettes_equal,
+        differing,
+        max_diff,
+    }
+}
+
+/// Runs the subcommand; returns the exit code (0 identical, 3 different).
+pub fn run(args: &CompareArgs) -> Result<i32> {
+    let bytes = read_input(&args.input).map_err(|e| anyhow::anyhow!("{}: {e:#}", args.input))?;
+    let d = kmquant::decode::decode(&bytes, Some(&args.input), args.kmeans.max_pixels)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.input))?;
+    let image = ImageRef::new(d.width, d.height, &d.pixels)?;
+    let (g, g_setup, g_total) = timed(args.kmeans.options(BackendChoice::Gpu)?, image)?;
+    let (c, c_setup, c_total) = timed(args.kmeans.options(BackendChoice::Cpu)?, image)?;
+    let Verdict {
+        identical,
+        palettes_equal,
+        differing,
+        max_diff,
+    } = verdict(&g, &c);
     let cmp = Comparison {
         input: args.input.clone(),
         width: d.width,
@@ -154,4 +182,48 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
         );
     }
     Ok(if identical { 0 } else { 3 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result() -> Quantized {
+        let px: Vec<[u8; 4]> = (0..64u32)
+            .map(|i| [(i * 4) as u8, (255 - i * 3) as u8, 9, 255])
+            .collect();
+        let img = ImageRef::new(8, 8, &px).unwrap();
+        let opts = kmquant::Options::new(4).unwrap().with_backend(BackendChoice::Cpu);
+        kmquant::quantize(img, &opts).unwrap()
+    }
+
+    #[test]
+    fn identical_results_are_identical() {
+        let (a, b) = (result(), result());
+        assert_eq!(
+            verdict(&a, &b),
+            Verdict {
+                identical: true,
+                palettes_equal: true,
+                differing: 0,
+                max_diff: 0
+            }
+        );
+    }
+
+    #[test]
+    fn a_changed_pixel_or_palette_entry_is_reported() {
+        let a = result();
+        let mut b = result();
+        b.indices[5] = (b.indices[5] + 1) % b.palette.len() as u8;
+        let v = verdict(&a, &b);
+        assert!(!v.identical && v.palettes_equal);
+        assert_eq!(v.differing, 1);
+        let mut c = result();
+        c.palette[0][1] ^= 0x10;
+        let v = verdict(&a, &c);
+        assert!(!v.identical && !v.palettes_equal);
+        assert_eq!(v.max_diff, 0x10);
+        assert_eq!(v.differing, a.counts[0]);
+    }
 }

@@ -37,6 +37,21 @@ pub struct Report {
     pub input_bytes: u64,
     pub output_bytes: u64,
     pub saved_percent: f64,
+    /// --max-bytes, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+    /// The K that --max-bytes chose (PNG, GIF).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chosen_k: Option<u32>,
+    /// The JPEG quality that --max-bytes chose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chosen_quality: Option<u8>,
+    /// The --plot file written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plot: Option<String>,
+    /// The --palette file written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub palette: Option<String>,
     pub timings_ms: StageMs,
     pub warnings: Vec<String>,
 }
@@ -85,18 +100,37 @@ impl Report {
                 }
             )
         };
+        let mut extra = String::new();
+        if let Some(m) = self.max_bytes {
+            match (self.chosen_k, self.chosen_quality) {
+                (Some(k), _) => extra.push_str(&format!(
+                    "\n  fit      largest K within {}: K = {k}",
+                    human_bytes(m)
+                )),
+                (_, Some(q)) => extra.push_str(&format!(
+                    "\n  fit      highest JPEG quality within {}: {q}",
+                    human_bytes(m)
+                )),
+                _ => {}
+            }
+        }
+        for (what, p) in [("plot", &self.plot), ("palette", &self.palette)] {
+            if let Some(p) = p {
+                extra.push_str(&format!("\n  {what:<8} {p}"));
+            }
+        }
         format!(
-            "{} -> {}  {}x{}, {} colors\n  size     {} -> {} ({saved})\n  quality  {psnr} (MSE {:.2}), {} of {} colors used, {} unique in the input\n  k-means  {run}\n  backend  {} {}\n  time     decode {:.0} ms, histogram {:.0} ms, k-means {:.0} ms, remap {:.0} ms, encode {:.0} ms, total {:.0} ms",
+            "{} -> {}  {}x{}, {} colors\n  size     {} -> {} ({saved})\n  quality  {psnr} (MSE {:.2}), {} of {} colors used, {} unique in the input\n  k-means  {run}\n  backend  {} {}\n  time     decode {:.0} ms, histogram {:.0} ms, k-means {:.0} ms, remap {:.0} ms, {} {:.0} ms, total {:.0} ms{extra}",
             self.input,
             self.output,
             self.width,
             self.height,
-            self.k,
+            self.chosen_k.unwrap_or(self.k),
             human_bytes(self.input_bytes),
             human_bytes(self.output_bytes),
             self.mse,
             self.colors_used,
-            self.k,
+            self.chosen_k.unwrap_or(self.k),
             self.unique_colors,
             match self.backend {
                 kmquant::BackendKind::Cpu => "cpu:",
@@ -107,6 +141,7 @@ impl Report {
             t.histogram,
             t.kmeans,
             t.remap,
+            if self.max_bytes.is_some() { "size search + encode" } else { "encode" },
             t.encode,
             t.total,
         )
