@@ -29,11 +29,64 @@ pub struct Decoded {
     pub has_alpha: bool,
 }
 
+/// PNG straight into RGBA rows, skipping the RGB buffer and conversion of the generic path.
+/// Returns None (use the generic path) for anything unusual: an EXIF chunk (orientation), a
+/// color type that does not expand to RGBA, or a header the png crate rejects (the generic path
+/// then reports the error).
+fn decode_png_rgba(bytes: &[u8], max_pixels: u64) -> Option<Result<Decoded>> {
+    let mut d = png::Decoder::new(Cursor::new(bytes));
+    d.set_transformations(
+        png::Transformations::EXPAND | png::Transformations::ALPHA | png::Transformations::STRIP_16,
+    );
+    d.set_limits(png::Limits {
+        bytes: max_pixels.saturating_mul(8).min(usize::MAX as u64) as usize,
+    });
+    let mut reader = d.read_info().ok()?;
+    let info = reader.info();
+    if info.exif_metadata.is_some() {
+        return None;
+    }
+    let (w, h) = (info.width, info.height);
+    let color = format!("{:?}{}", info.color_type, info.bit_depth as u8);
+    let n = w as u64 * h as u64;
+    if n > max_pixels {
+        return Some(Err(Error::TooLarge {
+            width: w as u64,
+            height: h as u64,
+            pixels: n,
+            limit: max_pixels,
+        }));
+    }
+    if reader.output_color_type() != (png::ColorType::Rgba, png::BitDepth::Eight) {
+        return None;
+    }
+    let mut buf = vec![0u8; reader.output_buffer_size()?];
+    if let Err(e) = reader.next_frame(&mut buf) {
+        return Some(Err(Error::Decode(format!("Format error decoding Png: {e}"))));
+    }
+    buf.truncate(n as usize * 4);
+    let pixels: Vec<[u8; 4]> = bytemuck::cast_vec(buf);
+    let has_alpha = pixels.iter().any(|p| p[3] != 255);
+    Some(Ok(Decoded {
+        width: w,
+        height: h,
+        pixels,
+        format: "Png".into(),
+        color,
+        has_alpha,
+    }))
+}
+
 /// Decodes `bytes` (the format is detected from the content, `hint` being a file name whose
 /// extension is used when detection fails). Refuses images over `max_pixels` before decoding.
 pub fn decode(bytes: &[u8], hint: Option<&str>, max_pixels: u64) -> Result<Decoded> {
     if bytes.is_empty() {
         return Err(Error::Decode("the file is empty".into()));
+    }
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        if let Some(r) = decode_png_rgba(bytes, max_pixels) {
+            return r;
+        }
     }
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()

@@ -52,15 +52,16 @@ impl Format {
 pub struct EncodeOptions {
     /// JPEG quality, 1..=100.
     pub quality: u8,
-    /// PNG deflate level, 1 (fastest) to 9 (smallest).
-    pub png_level: u8,
+    /// PNG deflate level, 1 (fastest) to 9 (smallest); None picks by palette size
+    /// ([`crate::pngw::default_level`]).
+    pub png_level: Option<u8>,
 }
 
 impl Default for EncodeOptions {
     fn default() -> Self {
         EncodeOptions {
             quality: 90,
-            png_level: crate::pngw::DEFAULT_LEVEL,
+            png_level: None,
         }
     }
 }
@@ -88,7 +89,8 @@ fn enc_err(e: impl std::fmt::Display) -> Error {
     Error::Encode(e.to_string())
 }
 
-fn png(q: &Quantized, level: u8) -> Result<Vec<u8>> {
+fn png(q: &Quantized, level: Option<u8>) -> Result<Vec<u8>> {
+    let level = level.unwrap_or_else(|| crate::pngw::default_level(q.palette.len()));
     let plte: Vec<u8> = q.palette.iter().flat_map(|c| [c[0], c[1], c[2]]).collect();
     let trns: Vec<u8> = match q.palette.iter().rposition(|c| c[3] != 255) {
         Some(last) => q.palette[..=last].iter().map(|c| c[3]).collect(),

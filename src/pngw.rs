@@ -13,8 +13,16 @@ use rayon::prelude::*;
 /// Smallest band, in bytes of filtered rows: below this the lost ratio outweighs the speed.
 const MIN_BAND: usize = 2 << 20;
 
-/// Default deflate level for image data (zlib-rs); see BENCHMARKS.md for the size/time trade.
-pub const DEFAULT_LEVEL: u8 = 7;
+/// The deflate level used when none is given: 9 for palettes of 16 colors or fewer (4-bit data,
+/// half the bytes, so the strongest level stays cheap), 7 above (level 8 and 9 cost several
+/// times the time for 2-4% on 8-bit data). See BENCHMARKS.md for the measurements.
+pub fn default_level(colors: usize) -> u8 {
+    if colors <= 16 {
+        9
+    } else {
+        7
+    }
+}
 
 /// An indexed image ready to be written.
 pub struct Indexed<'a> {

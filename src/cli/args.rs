@@ -98,10 +98,10 @@ pub struct QuantizeArgs {
     /// JPEG quality, 1 to 100 (JPEG output only).
     #[arg(long, value_name = "Q", default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
     pub quality: u8,
-    /// PNG compression effort, 1 (fastest) to 9 (smallest file).
-    #[arg(long, value_name = "N", default_value_t = kmquant::pngw::DEFAULT_LEVEL,
-          value_parser = clap::value_parser!(u8).range(1..=9))]
-    pub png_level: u8,
+    /// PNG compression effort, 1 (fastest) to 9 (smallest file). Default: 9 for 16 colors or
+    /// fewer, 7 above.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=9))]
+    pub png_level: Option<u8>,
     /// Largest output file, e.g. 500k, 1.5MB, 2MiB or 123456 (bytes). PNG/GIF: the largest K up to
     /// -k that fits; JPEG: the highest --quality that fits. An error, and no file, when nothing fits.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
