@@ -22,6 +22,25 @@ pub struct ClusterSum {
 }
 
 impl ClusterSum {
+    /// Adds one point of weight `w` at squared distance `d` from the centroid.
+    #[inline]
+    pub fn add_point(&mut self, w: u32, p: [u16; 4], d: u32) {
+        let w = w as u64;
+        self.count += w;
+        for (s, &x) in self.sum.iter_mut().zip(&p) {
+            *s += w * x as u64;
+        }
+        self.sse += w * d as u64;
+    }
+
+    /// Adds the per-cluster sums `b` into `a` (joining two tiles' partial sums).
+    pub fn add_all(mut a: Vec<ClusterSum>, b: Vec<ClusterSum>) -> Vec<ClusterSum> {
+        for (x, y) in a.iter_mut().zip(&b) {
+            x.add(y);
+        }
+        a
+    }
+
     /// Adds another partial sum.
     pub fn add(&mut self, o: &ClusterSum) {
         self.count += o.count;

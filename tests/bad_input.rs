@@ -1,14 +1,10 @@
 //! The bad-input battery: each case exits non-zero with one line on standard error, writes no
 //! output file, and leaves the input unchanged.
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
+mod common;
 
-fn kmquant() -> Command {
-    let mut c = Command::cargo_bin("kmquant").unwrap();
-    c.env("XDG_RUNTIME_DIR", std::env::temp_dir());
-    c
-}
+use common::kmquant;
+use std::path::{Path, PathBuf};
 
 fn listing(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = walk(dir);

@@ -4,24 +4,8 @@
 
 mod common;
 
-use assert_cmd::Command;
+use common::{fixture_copy, kmquant};
 use std::path::Path;
-
-fn kmquant() -> Command {
-    let mut c = Command::cargo_bin("kmquant").unwrap();
-    c.env("XDG_RUNTIME_DIR", std::env::temp_dir());
-    c
-}
-
-fn fixture_copy(dir: &Path, name: &str) -> String {
-    let dst = dir.join(name);
-    std::fs::copy(
-        format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR")),
-        &dst,
-    )
-    .unwrap();
-    dst.to_str().unwrap().to_string()
-}
 
 fn json(out: &assert_cmd::assert::Assert) -> serde_json::Value {
     serde_json::from_slice(&out.get_output().stdout).expect("one JSON object on stdout")

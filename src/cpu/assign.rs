@@ -19,13 +19,7 @@ pub fn assign_tile(points: &[[u16; 4]], weights: &[u32], centroids: &[[f32; 4]],
         let qi = point_coords(points[i]);
         let q = to_f32(qi);
         let (label, d) = nearest(q, centroids);
-        let w = weights[i] as u64;
-        let a = &mut acc[label as usize];
-        a.count += w;
-        for c in 0..4 {
-            a.sum[c] += w * qi[c] as u64;
-        }
-        a.sse += w * d as u64;
+        acc[label as usize].add_point(weights[i], points[i], d);
     }
 }
 
@@ -42,13 +36,5 @@ pub fn assign(points: &[[u16; 4]], weights: &[u32], centroids: &[[f32; 4]]) -> V
                 acc
             },
         )
-        .reduce(
-            || vec![ClusterSum::default(); k],
-            |mut a, b| {
-                for (x, y) in a.iter_mut().zip(&b) {
-                    x.add(y);
-                }
-                a
-            },
-        )
+        .reduce(|| vec![ClusterSum::default(); k], ClusterSum::add_all)
 }

@@ -114,26 +114,12 @@ pub fn assign(
                     let q = coords(p);
                     let (j, d) = nb.from(q, *l as usize);
                     *l = j as u16;
-                    let w = w as u64;
-                    let a = &mut acc[j];
-                    a.count += w;
-                    for (s, &x) in a.sum.iter_mut().zip(&p) {
-                        *s += w * x as u64;
-                    }
-                    a.sse += w * d as u64;
+                    acc[j].add_point(w, p, d);
                 }
                 acc
             },
         )
-        .reduce(
-            || vec![ClusterSum::default(); k],
-            |mut a, b| {
-                for (x, y) in a.iter_mut().zip(&b) {
-                    x.add(y);
-                }
-                a
-            },
-        )
+        .reduce(|| vec![ClusterSum::default(); k], ClusterSum::add_all)
 }
 
 /// The remap stage, equal to `remap::remap`, starting each search from `start[i]` when given.

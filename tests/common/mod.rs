@@ -91,3 +91,21 @@ pub fn brute_nearest(p: [u16; 4], centroids: &[[u32; 4]]) -> (usize, u64) {
     }
     best
 }
+
+/// The kmquant binary, with Mesa's runtime-dir warning silenced.
+pub fn kmquant() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("kmquant").unwrap();
+    c.env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    c
+}
+
+/// Copies a fixture photo into `dir`; returns its path.
+pub fn fixture_copy(dir: &std::path::Path, name: &str) -> String {
+    let dst = dir.join(name);
+    std::fs::copy(
+        format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR")),
+        &dst,
+    )
+    .unwrap();
+    dst.to_str().unwrap().to_string()
+}
