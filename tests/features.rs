@@ -284,8 +284,7 @@ fn recursive_batch_writes_every_good_image_reports_each_and_summarises() {
     std::fs::copy(root.join("chelsea.png"), root.join("a/b/cat.png")).unwrap();
     std::fs::write(root.join("a/notes.txt"), "not an image").unwrap();
     std::fs::write(root.join("a/b/broken.jpg"), b"\xff\xd8\xff broken").unwrap();
-    let out_dir = dir.path().join("out");
-    std::fs::create_dir(&out_dir).unwrap();
+    let out_dir = dir.path().join("out/new"); // created by kmquant
     let a = kmquant()
         .args([
             root.to_str().unwrap(),

@@ -86,7 +86,7 @@ pub struct QuantizeArgs {
     /// Output file (one input only); `-` writes to standard output. Default: INPUT-kK.png beside the input.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<String>,
-    /// Write outputs into this folder instead of beside each input.
+    /// Write outputs into this folder (created if missing) instead of beside each input.
     #[arg(long, value_name = "DIR", conflicts_with = "output")]
     pub out_dir: Option<PathBuf>,
     /// Output format; default: from the output's extension, else png.

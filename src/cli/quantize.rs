@@ -100,6 +100,10 @@ pub fn run(args: &QuantizeArgs) -> Result<i32> {
     if args.output.is_some() && inputs.len() > 1 {
         bail!("-o/--output takes one input; use --out-dir for several");
     }
+    if let Some(d) = &args.out_dir {
+        std::fs::create_dir_all(d)
+            .with_context(|| format!("cannot create the output folder {}", d.display()))?;
+    }
     let opts = args.kmeans.options(backend_choice(args.backend))?;
     let quantizer = Quantizer::new(opts)?;
     let format = args.format.map(|f| match f {
