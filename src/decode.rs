@@ -25,8 +25,13 @@ pub struct Decoded {
     pub format: String,
     /// The source color type, e.g. "Rgb8", "La16".
     pub color: String,
-    /// True when some pixel has alpha below 255.
-    pub has_alpha: bool,
+}
+
+impl Decoded {
+    /// True when some pixel has alpha below 255 (a scan of the pixels, on demand).
+    pub fn has_alpha(&self) -> bool {
+        self.pixels.iter().any(|p| p[3] != 255)
+    }
 }
 
 /// PNG straight into RGBA rows, skipping the RGB buffer and conversion of the generic path.
@@ -65,15 +70,12 @@ fn decode_png_rgba(bytes: &[u8], max_pixels: u64) -> Option<Result<Decoded>> {
         return Some(Err(Error::Decode(format!("Format error decoding Png: {e}"))));
     }
     buf.truncate(n as usize * 4);
-    let pixels: Vec<[u8; 4]> = bytemuck::cast_vec(buf);
-    let has_alpha = pixels.iter().any(|p| p[3] != 255);
     Some(Ok(Decoded {
         width: w,
         height: h,
-        pixels,
+        pixels: bytemuck::cast_vec(buf),
         format: "Png".into(),
         color,
-        has_alpha,
     }))
 }
 
@@ -125,13 +127,11 @@ pub fn decode(bytes: &[u8], hint: Option<&str>, max_pixels: u64) -> Result<Decod
     let (width, height) = rgba.dimensions();
     // Same bytes, viewed as pixels: no copy.
     let pixels: Vec<[u8; 4]> = bytemuck::cast_vec(rgba.into_raw());
-    let has_alpha = pixels.iter().any(|p| p[3] != 255);
     Ok(Decoded {
         width,
         height,
         pixels,
         format,
         color,
-        has_alpha,
     })
 }

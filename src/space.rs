@@ -87,13 +87,13 @@ impl ColorSpace {
 
     /// The RGBA color for a centroid (coordinates in `0..=GRID_MAX`), rounded to the nearest level.
     pub fn to_color(self, p: [u32; 4]) -> [u8; 4] {
-        let alpha = ((p[3].min(GRID_MAX) + GRID_SCALE / 2) / GRID_SCALE) as u8;
+        let level = |v: u32| ((v.min(GRID_MAX) + GRID_SCALE / 2) / GRID_SCALE) as u8;
         match self {
-            ColorSpace::Srgb => p.map(|v| ((v.min(GRID_MAX) + GRID_SCALE / 2) / GRID_SCALE) as u8),
+            ColorSpace::Srgb => p.map(level),
             ColorSpace::Oklab => {
                 let f = |v: u32| v as f64 / OKLAB_SCALE;
                 let [r, g, b] = from_oklab([f(p[0]), f(p[1]) - 0.5, f(p[2]) - 0.5]);
-                [r, g, b, alpha]
+                [r, g, b, level(p[3])]
             }
         }
     }

@@ -35,7 +35,7 @@ fn png_in_every_color_type_decodes_to_the_same_rgba_as_the_image_crate() {
         let got: Vec<u8> = d.pixels.iter().flatten().copied().collect();
         assert_eq!(got, want.into_raw(), "{:?}", img.color());
         assert_eq!(
-            d.has_alpha,
+            d.has_alpha(),
             img.color().has_alpha() && d.pixels.iter().any(|p| p[3] != 255)
         );
     }
