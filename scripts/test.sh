@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite the way CI does: installs the software GPU drivers when they are
 # missing (Debian/Ubuntu, needs root or sudo), checks formatting and lints, runs every test with
-# a GPU adapter *required* on Vulkan (lavapipe when there is no real GPU), then runs the
-# GPU-vs-CPU tests again through OpenGL (llvmpipe).
+# a GPU adapter *required* on Vulkan (lavapipe when there is no real GPU), then runs the unit
+# tests (the kernels against their twins) and the GPU-vs-CPU tests again through OpenGL (llvmpipe).
 #
 #   bash scripts/test.sh
 set -euo pipefail
@@ -38,8 +38,8 @@ echo "== cargo test (GPU tests on Vulkan)"
 WGPU_BACKEND=vulkan cargo test --all-targets -- --nocapture 2>&1 | tee /tmp/kmquant-test-vulkan.log \
   | grep -E '^(test |GPU adapter|running|test result|failures|---- )|panicked|identical' || true
 test "${PIPESTATUS[0]}" = 0
-echo "== cargo test --test gpu_matches_cpu (GPU tests on OpenGL)"
-WGPU_BACKEND=gl cargo test --test gpu_matches_cpu -- --nocapture 2>&1 | tee /tmp/kmquant-test-gl.log \
+echo "== cargo test --lib gpu:: and --test gpu_matches_cpu (GPU tests on OpenGL)"
+WGPU_BACKEND=gl cargo test --lib --test gpu_matches_cpu -- --nocapture 2>&1 | tee /tmp/kmquant-test-gl.log \
   | grep -E '^(test |GPU adapter|running|test result|failures|---- )|panicked|identical' || true
 test "${PIPESTATUS[0]}" = 0
 echo "== all tests passed"

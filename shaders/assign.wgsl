@@ -1,24 +1,22 @@
 // assign.wgsl: one Lloyd iteration's assignment and reduction, fused into one dispatch.
 // CPU twin: `src/cpu/assign.rs`. Pipeline field: `Pipelines::assign`.
 //
-// Each workgroup takes a tile of WG_SIZE * ITEMS points, labels each with its nearest centroid and
+// Each workgroup takes a tile of WG_SIZE * ASSIGN_ITEMS points, labels each with its nearest centroid and
 // accumulates, per cluster, the weight, the weighted coordinate sums and the weighted squared
 // distance as 64-bit integers (two u32 words with a carry) in workgroup memory. At the end the
 // workgroup adds its partial sums into the global `sums` buffer, again with carries. Integer
 // addition is associative, so the totals do not depend on the order in which invocations or
 // workgroups run.
 
-// Points per invocation.
-const ITEMS: u32 = 4u;
-// Words per cluster: count, sum x, sum y, sum z, sum w, sse; each as (lo, hi).
-const ACC_WORDS: u32 = 12u;
+// ACC_WORDS words per cluster: count, sum x, sum y, sum z, sum w, sse; each as (lo, hi).
 
 @group(0) @binding(3) var<storage, read> weights: array<u32>;
 // MAX_K * ACC_WORDS words; only the first k * ACC_WORDS are used. Cleared by the host before the dispatch.
 @group(0) @binding(4) var<storage, read_write> sums: array<atomic<u32>>;
 
-// 256 * 12 * 4 bytes = 12 KiB, inside the portable 16 KiB limit (checked by tests/shaders.rs).
-var<workgroup> acc: array<atomic<u32>, 3072>;
+// ACC_LEN = MAX_K * ACC_WORDS words = 12 KiB, inside the portable 16 KiB limit (checked by the
+// tests in src/gpu/tests.rs).
+var<workgroup> acc: array<atomic<u32>, ACC_LEN>;
 
 // Full 64-bit product of two u32, as (lo, hi).
 fn mul_wide(a: u32, b: u32) -> vec2<u32> {
@@ -64,7 +62,7 @@ fn sums_add(slot: u32, v: vec2<u32>) {
     }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG_SIZE)
 fn assign(
     @builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -75,8 +73,8 @@ fn assign(
     }
     workgroupBarrier();
 
-    let base = wid.x * WG_SIZE * ITEMS;
-    for (var s = 0u; s < ITEMS; s = s + 1u) {
+    let base = wid.x * WG_SIZE * ASSIGN_ITEMS;
+    for (var s = 0u; s < ASSIGN_ITEMS; s = s + 1u) {
         let i = base + s * WG_SIZE + lid;
         if (i < params.n_points) {
             let qi = point_coords(i);

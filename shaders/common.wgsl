@@ -1,28 +1,26 @@
 // common.wgsl: declarations and helpers shared by every kmquant kernel.
-// It is prepended to assign.wgsl and remap.wgsl when the shader modules are built
-// (see `src/gpu/pipelines.rs`). CPU twin: `src/cpu/common.rs`.
+// It is prepended to assign.wgsl and remap.wgsl when the shader modules are built, after the
+// constants (MAX_K, WG_SIZE, ...) generated from `src/gpu/layout.rs` (see `src/gpu/pipelines.rs`).
+// CPU twin: `src/cpu/common.rs`.
 //
 // The exactness contract (see `src/lib.rs`): point and centroid coordinates are integers in
 // [0, 2040] held in f32, so every difference is an integer in [-2040, 2040], every square is below
 // 2^22 and the sum of four squares is below 2^24. Every intermediate is exactly representable in
 // f32, so the distance is the same whether or not the device fuses multiply-adds.
 
-// Twin: `gpu::types::Params` (16 bytes).
+// Twin: `gpu::layout::Params` (16 bytes).
 struct Params {
     // Number of points in this chunk.
     n_points: u32,
-    // Number of live centroids (1..=256).
+    // Number of live centroids (1..=MAX_K).
     k: u32,
     _pad0: u32,
     _pad1: u32,
 }
 
-const MAX_K: u32 = 256u;
-const WG_SIZE: u32 = 256u;
-
 @group(0) @binding(0) var<uniform> params: Params;
-// Twin: `gpu::types::Centroids` (256 x vec4<f32>, 4096 bytes). Only the first `params.k` are read.
-@group(0) @binding(1) var<uniform> centroids: array<vec4<f32>, 256>;
+// Twin: `gpu::layout::Centroids` (MAX_K x vec4<f32>). Only the first `params.k` are read.
+@group(0) @binding(1) var<uniform> centroids: array<vec4<f32>, MAX_K>;
 // One point per entry: four u16 coordinates, packed little-endian as two u32 (x | y << 16, z | w << 16).
 @group(0) @binding(2) var<storage, read> points: array<vec2<u32>>;
 

@@ -5,7 +5,7 @@
 
 @group(0) @binding(3) var<storage, read_write> labels: array<u32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG_SIZE)
 fn remap(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = gid.x;
     if (i >= params.n_points) {

@@ -8,23 +8,22 @@
 //! whichever backend found the palette. Fully transparent pixels keep their entry and pass no
 //! error on. It is sequential by nature and runs on one core.
 
-use crate::cpu::nearest::Neighbors;
-use crate::space::GRID_MAX;
+use crate::grid::{Neighbors, Point};
 
 /// Dithered palette indices, one per pixel.
 ///
-/// `points[i]` is the point of pixel `i`'s color, `palette` the palette's points, `start[i]` the
+/// `point_of(i)` is the point of pixel `i`'s color, `palette` the palette's points, `start[i]` the
 /// undithered label of pixel `i` (a good place to begin the search), `strength` in 0..=1.
-pub fn floyd_steinberg(
+pub(crate) fn floyd_steinberg(
     width: usize,
     height: usize,
-    point_of: impl Fn(usize) -> [u16; 4],
+    point_of: impl Fn(usize) -> Point,
     start: &[u8],
-    palette: &[[f32; 4]],
+    palette: &[Point],
     strength: f32,
 ) -> Vec<u8> {
     let nb = Neighbors::new(palette);
-    let pal: Vec<[i32; 4]> = palette.iter().map(|c| c.map(|v| v as i32)).collect();
+    let pal: Vec<[i32; 4]> = palette.iter().map(|c| c.signed()).collect();
     let s = (strength.clamp(0.0, 1.0) * 256.0).round() as i32;
     // Error rows (current and next), one slot of padding on each side.
     let mut cur = vec![[0i32; 4]; width + 2];
@@ -35,18 +34,18 @@ pub fn floyd_steinberg(
         for step in 0..width {
             let x = if ltr { step } else { width - 1 - step };
             let i = y * width + x;
-            let p = point_of(i);
+            let p = point_of(i).signed();
             if p[3] == 0 {
                 // Fully transparent: keep the transparent entry, pass no error on.
                 out[i] = start[i];
                 continue;
             }
             let e = cur[x + 1];
-            let q: [i32; 4] =
-                std::array::from_fn(|c| (p[c] as i32 + e[c] * s / 256).clamp(0, GRID_MAX as i32));
-            let (j, _) = nb.from(q, start[i] as usize);
+            let q = Point::clamped(std::array::from_fn(|c| p[c] + e[c] * s / 256));
+            let (j, _) = nb.nearest_from(q, start[i] as usize);
             out[i] = j as u8;
-            let err: [i32; 4] = std::array::from_fn(|c| q[c] - pal[j][c]);
+            let qs = q.signed();
+            let err: [i32; 4] = std::array::from_fn(|c| qs[c] - pal[j][c]);
             let (ahead, back) = if ltr { (x + 2, x) } else { (x, x + 2) };
             for c in 0..4 {
                 let e7 = err[c] * 7 / 16;

@@ -1,5 +1,6 @@
-//! Unique colors and how often each occurs: the k-means works on these weighted points, which
-//! gives the same clustering as running over every pixel, only cheaper.
+//! The histogram stage: unique colors and how often each occurs. The k-means works on these
+//! weighted points, which gives the same clustering as running over every pixel, only cheaper,
+//! and the remap stage finds each pixel's unique color again through [`Histogram::index_of`].
 //!
 //! Colors are listed in ascending order of their packed value (`r | g << 8 | b << 16 | a << 24`),
 //! so the list, and everything computed from it, is deterministic. Fully transparent pixels
@@ -10,7 +11,7 @@ use rustc_hash::FxHashMap;
 
 /// The distinct colors of an image with their pixel counts.
 #[derive(Debug, Clone)]
-pub struct Histogram {
+pub(crate) struct Histogram {
     /// Distinct colors, ascending by packed value.
     pub colors: Vec<[u8; 4]>,
     /// `counts[i]` pixels have color `colors[i]`.
@@ -101,11 +102,6 @@ impl Histogram {
         self.colors.len()
     }
 
-    /// True when the image had no pixels.
-    pub fn is_empty(&self) -> bool {
-        self.colors.is_empty()
-    }
-
     /// Index in [`Histogram::colors`] of a pixel's color. The pixel must come from the image the
     /// histogram was built from.
     pub fn index_of(&self, p: [u8; 4]) -> usize {
@@ -113,18 +109,5 @@ impl Histogram {
             Lookup::Rgb(table) => table[u32::from_le_bytes([p[0], p[1], p[2], 0]) as usize] as usize,
             Lookup::Map(map) => map.get(&key(p)).copied().unwrap_or(0) as usize,
         }
-    }
-
-    /// Expands one label per distinct color to one label per pixel.
-    pub fn expand(&self, pixels: &[[u8; 4]], labels: &[u8]) -> Vec<u8> {
-        let mut out = vec![0u8; pixels.len()];
-        out.par_chunks_mut(1 << 16)
-            .zip(pixels.par_chunks(1 << 16))
-            .for_each(|(o, p)| {
-                for (o, &p) in o.iter_mut().zip(p) {
-                    *o = labels[self.index_of(p)];
-                }
-            });
-        out
     }
 }

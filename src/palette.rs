@@ -4,7 +4,9 @@
 //! lightness (darkest first; ties by population). Both orders are stable for a given result.
 
 use crate::error::{Error, Result};
+use crate::plot::{err, fonts, png};
 use crate::Quantized;
+use plotters::prelude::*;
 
 /// The order of exported entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -126,6 +128,54 @@ pub fn export(q: &Quantized, format: PaletteFormat, order: PaletteOrder, name: &
             .map(|x| format!("{}\n", x.hex))
             .collect::<String>()
             .into_bytes(),
-        PaletteFormat::Png => crate::plot::swatches(&e)?,
+        PaletteFormat::Png => swatches(&e)?,
     })
+}
+
+/// A strip of swatches, eight to a row, each labelled with its hex code and share in percent.
+fn swatches(entries: &[Entry]) -> Result<Vec<u8>> {
+    fonts();
+    let per_row = entries.len().clamp(1, 8);
+    let rows = entries.len().div_ceil(per_row).max(1);
+    let (cell_w, cell_h, label_h) = (120u32, 80u32, 44u32);
+    let (w, h) = (cell_w * per_row as u32, (cell_h + label_h) * rows as u32);
+    let mut buf = vec![255u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        for (i, e) in entries.iter().enumerate() {
+            let (col, row) = ((i % per_row) as i32, (i / per_row) as i32);
+            let (x, y) = (col * cell_w as i32, row * (cell_h + label_h) as i32);
+            let c = e.rgba;
+            // Translucent entries are shown over white, as a viewer would.
+            let a = c[3] as u32;
+            let over = |v: u8| ((v as u32 * a + 255 * (255 - a)) / 255) as u8;
+            let color = RGBColor(over(c[0]), over(c[1]), over(c[2]));
+            root.draw(&Rectangle::new(
+                [(x + 4, y + 4), (x + cell_w as i32 - 4, y + cell_h as i32)],
+                color.filled(),
+            ))
+            .map_err(err)?;
+            root.draw(&Rectangle::new(
+                [(x + 4, y + 4), (x + cell_w as i32 - 4, y + cell_h as i32)],
+                RGBColor(160, 160, 160).stroke_width(1),
+            ))
+            .map_err(err)?;
+            let text = ("sans-serif", 15).into_font().color(&BLACK);
+            root.draw(&Text::new(
+                e.hex.clone(),
+                (x + 6, y + cell_h as i32 + 4),
+                text.clone(),
+            ))
+            .map_err(err)?;
+            root.draw(&Text::new(
+                format!("{:.2}%", 100.0 * e.share),
+                (x + 6, y + cell_h as i32 + 22),
+                text,
+            ))
+            .map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    png(buf, w, h)
 }

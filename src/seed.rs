@@ -10,7 +10,7 @@
 
 #![allow(clippy::needless_range_loop)]
 
-use crate::space::GRID_MAX;
+use crate::grid::{round_div, Point, GRID_MAX};
 
 const BUCKETS: usize = GRID_MAX as usize + 1;
 
@@ -23,13 +23,20 @@ struct Moments {
 }
 
 impl Moments {
-    fn add(&mut self, p: [u16; 4], w: u32) {
+    fn add_point(&mut self, p: Point, w: u32) {
         let w = w as f64;
         self.w += w;
         for c in 0..4 {
-            let x = p[c] as f64;
+            let x = p.0[c] as f64;
             self.s[c] += w * x;
             self.q[c] += w * x * x;
+        }
+    }
+    fn add(&mut self, o: &Moments) {
+        self.w += o.w;
+        for c in 0..4 {
+            self.s[c] += o.s[c];
+            self.q[c] += o.q[c];
         }
     }
     fn sub(&self, o: &Moments) -> Moments {
@@ -51,118 +58,126 @@ impl Moments {
     fn sse(&self) -> f64 {
         (0..4).map(|c| self.channel_var(c)).sum()
     }
+    fn of(points: &[Point], weights: &[u32], idx: &[u32]) -> Moments {
+        let mut m = Moments::default();
+        for &i in idx {
+            m.add_point(points[i as usize], weights[i as usize]);
+        }
+        m
+    }
 }
 
+/// One box of the median cut: the points `order[start..end]` and their squared error.
 struct Cut {
     start: usize,
     end: usize,
     sse: f64,
 }
 
-/// The rounded weighted mean of the points `order[start..end]`.
-fn mean(points: &[[u16; 4]], weights: &[u32], idx: &[u32]) -> [u32; 4] {
+/// The rounded weighted mean of the points `idx`.
+fn mean(points: &[Point], weights: &[u32], idx: &[u32]) -> Point {
     let mut s = [0u64; 4];
     let mut w = 0u64;
     for &i in idx {
         let i = i as usize;
         w += weights[i] as u64;
         for c in 0..4 {
-            s[c] += weights[i] as u64 * points[i][c] as u64;
+            s[c] += weights[i] as u64 * points[i].0[c] as u64;
         }
     }
-    s.map(|v| crate::lloyd::round_div(v, w))
+    Point(s.map(|v| round_div(v, w)))
 }
 
-fn moments(points: &[[u16; 4]], weights: &[u32], idx: &[u32]) -> Moments {
-    let mut m = Moments::default();
-    for &i in idx {
-        m.add(points[i as usize], weights[i as usize]);
+/// The box with the largest error that can still be split; ties go to the earlier box.
+fn worst_box(cuts: &[Cut]) -> Option<usize> {
+    let mut pick: Option<usize> = None;
+    for (i, c) in cuts.iter().enumerate() {
+        if c.sse > 0.0 && c.end - c.start > 1 && pick.is_none_or(|p| c.sse > cuts[p].sse) {
+            pick = Some(i);
+        }
     }
-    m
+    pick
+}
+
+/// The axis with the largest variance in `idx`, and the threshold on it that minimises the two
+/// halves' total squared error (points with coordinate `<= t` go left). None when every point
+/// has the same coordinate on that axis.
+fn best_split(
+    points: &[Point],
+    weights: &[u32],
+    idx: &[u32],
+    buckets: &mut [Moments],
+) -> Option<(usize, usize)> {
+    let total = Moments::of(points, weights, idx);
+    let axis = (0..4).fold(0, |best, c| {
+        if total.channel_var(c) > total.channel_var(best) {
+            c
+        } else {
+            best
+        }
+    });
+    buckets.iter_mut().for_each(|b| *b = Moments::default());
+    for &i in idx {
+        let p = points[i as usize];
+        buckets[p.0[axis] as usize].add_point(p, weights[i as usize]);
+    }
+    let mut left = Moments::default();
+    let mut best: Option<(f64, usize)> = None;
+    for (t, b) in buckets.iter().enumerate() {
+        if b.w == 0.0 {
+            continue;
+        }
+        left.add(b);
+        let right = total.sub(&left);
+        if right.w <= 0.0 {
+            break;
+        }
+        let err = left.sse() + right.sse();
+        if best.is_none_or(|(e, _)| err < e) {
+            best = Some((err, t));
+        }
+    }
+    best.map(|(_, t)| (axis, t))
 }
 
 /// Up to `k` centroids by variance-minimising median cut. Fewer come back only when there are
 /// fewer than `k` distinct points.
-pub fn median_cut(points: &[[u16; 4]], weights: &[u32], k: usize) -> Vec<[u32; 4]> {
+pub(crate) fn median_cut(points: &[Point], weights: &[u32], k: usize) -> Vec<Point> {
     let n = points.len();
     if n == 0 || k == 0 {
         return Vec::new();
     }
     let mut order: Vec<u32> = (0..n as u32).collect();
-    let whole = moments(points, weights, &order);
     let mut cuts = vec![Cut {
         start: 0,
         end: n,
-        sse: whole.sse(),
+        sse: Moments::of(points, weights, &order).sse(),
     }];
     let mut buckets = vec![Moments::default(); BUCKETS];
     while cuts.len() < k {
-        // The box with the largest error; ties go to the earlier box.
-        let mut pick = None;
-        for (i, c) in cuts.iter().enumerate() {
-            if c.sse > 0.0 && c.end - c.start > 1 && pick.is_none_or(|p: usize| c.sse > cuts[p].sse) {
-                pick = Some(i);
-            }
-        }
-        let Some(pi) = pick else { break };
+        let Some(pi) = worst_box(&cuts) else { break };
         let (start, end) = (cuts[pi].start, cuts[pi].end);
         let idx = &mut order[start..end];
-        let total = moments(points, weights, idx);
-        let axis = (0..4).fold(0, |best, c| {
-            if total.channel_var(c) > total.channel_var(best) {
-                c
-            } else {
-                best
-            }
-        });
-        buckets.iter_mut().for_each(|b| *b = Moments::default());
-        for &i in idx.iter() {
-            let p = points[i as usize];
-            buckets[p[axis] as usize].add(p, weights[i as usize]);
-        }
-        // Best threshold t: points with coordinate <= t go left.
-        let mut left = Moments::default();
-        let mut best: Option<(f64, usize)> = None;
-        for (t, b) in buckets.iter().enumerate() {
-            if b.w == 0.0 {
-                continue;
-            }
-            left.w += b.w;
-            for c in 0..4 {
-                left.s[c] += b.s[c];
-                left.q[c] += b.q[c];
-            }
-            let right = total.sub(&left);
-            if right.w <= 0.0 {
-                break;
-            }
-            let err = left.sse() + right.sse();
-            if best.is_none_or(|(e, _)| err < e) {
-                best = Some((err, t));
-            }
-        }
-        let Some((_, t)) = best else {
-            // Every point has the same coordinate on the widest axis: nothing left to split here.
+        let Some((axis, t)) = best_split(points, weights, idx, &mut buckets) else {
+            // Nothing left to split here.
             cuts[pi].sse = 0.0;
             continue;
         };
         let (lo, hi): (Vec<u32>, Vec<u32>) = idx
             .iter()
-            .partition(|&&i| (points[i as usize][axis] as usize) <= t);
+            .partition(|&&i| (points[i as usize].0[axis] as usize) <= t);
         let mid = start + lo.len();
         idx[..lo.len()].copy_from_slice(&lo);
         idx[lo.len()..].copy_from_slice(&hi);
-        let sse_lo = moments(points, weights, &order[start..mid]).sse();
-        let sse_hi = moments(points, weights, &order[mid..end]).sse();
         cuts[pi] = Cut {
             start,
             end: mid,
-            sse: sse_lo,
+            sse: Moments::of(points, weights, &order[start..mid]).sse(),
         };
         cuts.push(Cut {
             start: mid,
             end,
-            sse: sse_hi,
+            sse: Moments::of(points, weights, &order[mid..end]).sse(),
         });
     }
     cuts.iter()
@@ -196,18 +211,9 @@ impl SplitMix64 {
     }
 }
 
-fn dist2_int(p: [u16; 4], c: [u32; 4]) -> u64 {
-    (0..4)
-        .map(|i| {
-            let d = p[i] as i64 - c[i] as i64;
-            (d * d) as u64
-        })
-        .sum()
-}
-
 /// Up to `k` centroids by weighted k-means++ seeded by `seed`. Fewer come back only when there are
 /// fewer than `k` distinct points.
-pub fn kmeans_plus_plus(points: &[[u16; 4]], weights: &[u32], k: usize, seed: u64) -> Vec<[u32; 4]> {
+pub(crate) fn kmeans_plus_plus(points: &[Point], weights: &[u32], k: usize, seed: u64) -> Vec<Point> {
     let n = points.len();
     if n == 0 || k == 0 {
         return Vec::new();
@@ -231,18 +237,64 @@ pub fn kmeans_plus_plus(points: &[[u16; 4]], weights: &[u32], k: usize, seed: u6
     let Some(first) = pick(&mut rng, &|i| weights[i] as u128) else {
         return Vec::new();
     };
-    let to_c = |p: [u16; 4]| p.map(|v| v as u32);
-    let mut centroids = vec![to_c(points[first])];
-    let mut d: Vec<u64> = points.iter().map(|&p| dist2_int(p, centroids[0])).collect();
+    let mut centroids = vec![points[first]];
+    let mut d: Vec<u32> = points.iter().map(|&p| p.dist2(centroids[0])).collect();
     while centroids.len() < k {
         let Some(next) = pick(&mut rng, &|i| weights[i] as u128 * d[i] as u128) else {
             break;
         };
-        let c = to_c(points[next]);
+        let c = points[next];
         centroids.push(c);
         for (di, &p) in d.iter_mut().zip(points) {
-            *di = (*di).min(dist2_int(p, c));
+            *di = (*di).min(p.dist2(c));
         }
     }
     centroids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Backend;
+    use crate::cpu::CpuBackend;
+    use crate::histogram::Histogram;
+    use crate::testutil::fixture;
+
+    #[test]
+    fn median_cut_gives_k_distinct_centroids_and_a_lower_error_than_one_cluster() {
+        let (w, h, px) = fixture("coffee.png");
+        let hist = Histogram::new(&px);
+        let pts: Vec<Point> = hist
+            .colors
+            .iter()
+            .map(|c| Point(c.map(|v| v as u16 * 8)))
+            .collect();
+        let c = median_cut(&pts, &hist.counts, 64);
+        assert_eq!(c.len(), 64);
+        let mut dedup = c.clone();
+        dedup.sort();
+        dedup.dedup();
+        assert_eq!(dedup.len(), 64);
+        let mut b = CpuBackend::new(&pts, &hist.counts);
+        let mut err = |c: &[Point]| b.assign(c).unwrap().iter().map(|s| s.sse).sum::<u64>();
+        let one = median_cut(&pts, &hist.counts, 1);
+        let (many, few) = (err(&c), err(&one));
+        assert!(many * 10 < few, "64 boxes must cut the error tenfold at least");
+        assert_eq!(w * h, hist.counts.iter().sum::<u32>());
+    }
+
+    #[test]
+    fn kmeans_plus_plus_is_fixed_by_its_seed() {
+        let (_, _, px) = fixture("chelsea.png");
+        let hist = Histogram::new(&px);
+        let pts: Vec<Point> = hist
+            .colors
+            .iter()
+            .map(|c| Point(c.map(|v| v as u16 * 8)))
+            .collect();
+        let a = kmeans_plus_plus(&pts, &hist.counts, 16, 1);
+        assert_eq!(a, kmeans_plus_plus(&pts, &hist.counts, 16, 1));
+        assert_ne!(a, kmeans_plus_plus(&pts, &hist.counts, 16, 2));
+        assert_eq!(a.len(), 16);
+    }
 }

@@ -1,8 +1,9 @@
 //! Color spaces: how an RGBA color becomes a k-means point and how a centroid becomes a color.
 //!
-//! A point is four integer coordinates in `0..=GRID_MAX` (2040 = 255 * 8). This conversion runs
-//! on the host, once per distinct color, for every backend, so the GPU and the CPU see the same
-//! integers and the exactness argument of the crate docs holds in either space.
+//! A [`Point`] is four integer coordinates in `0..=GRID_MAX` (2040 = 255 * 8; see [`crate::grid`]).
+//! This conversion runs on the host, once per distinct color, for every backend, so the GPU and
+//! the CPU see the same integers and the exactness argument of the crate docs holds in either
+//! space.
 //!
 //! - [`ColorSpace::Srgb`]: each channel value times 8, so centroids have 1/8-level resolution.
 //! - [`ColorSpace::Oklab`]: Björn Ottosson's Oklab (L in 0..1, a and b within ±0.32) scaled by
@@ -10,10 +11,7 @@
 //!   stays Oklab's. Alpha is the fourth coordinate in both spaces (alpha times 8), so a full step
 //!   of opacity weighs as much as black to white.
 
-/// Largest coordinate value (255 * 8).
-pub const GRID_MAX: u32 = 2040;
-/// Grid units per 8-bit level in sRGB.
-pub const GRID_SCALE: u32 = 8;
+use crate::grid::{Point, GRID_MAX, GRID_SCALE};
 
 /// The space k-means runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,7 +43,7 @@ fn linear_to_srgb(c: f64) -> u8 {
 }
 
 /// Oklab (L, a, b) of an sRGB color.
-pub fn oklab(c: [u8; 4]) -> [f64; 3] {
+pub(crate) fn oklab(c: [u8; 4]) -> [f64; 3] {
     let (r, g, b) = (srgb_to_linear(c[0]), srgb_to_linear(c[1]), srgb_to_linear(c[2]));
     let l = (0.412_221_470_8 * r + 0.536_332_536_3 * g + 0.051_445_992_9 * b).cbrt();
     let m = (0.211_903_498_2 * r + 0.680_699_545_1 * g + 0.107_396_956_6 * b).cbrt();
@@ -58,7 +56,7 @@ pub fn oklab(c: [u8; 4]) -> [f64; 3] {
 }
 
 /// The sRGB color (rounded, clamped to the gamut) of an Oklab color.
-pub fn from_oklab(lab: [f64; 3]) -> [u8; 3] {
+pub(crate) fn from_oklab(lab: [f64; 3]) -> [u8; 3] {
     let [ll, a, b] = lab;
     let l = (ll + 0.396_337_777_4 * a + 0.215_803_757_3 * b).powi(3);
     let m = (ll - 0.105_561_345_8 * a - 0.063_854_172_8 * b).powi(3);
@@ -74,26 +72,26 @@ const OKLAB_SCALE: f64 = GRID_MAX as f64;
 
 impl ColorSpace {
     /// The point for an RGBA color.
-    pub fn to_point(self, c: [u8; 4]) -> [u16; 4] {
+    pub(crate) fn to_point(self, c: [u8; 4]) -> Point {
         match self {
-            ColorSpace::Srgb => c.map(|v| v as u16 * GRID_SCALE as u16),
+            ColorSpace::Srgb => Point(c.map(|v| v as u16 * GRID_SCALE)),
             ColorSpace::Oklab => {
                 let [l, a, b] = oklab(c);
                 let q = |v: f64| (v * OKLAB_SCALE).round().clamp(0.0, GRID_MAX as f64) as u16;
-                [q(l), q(a + 0.5), q(b + 0.5), c[3] as u16 * GRID_SCALE as u16]
+                Point([q(l), q(a + 0.5), q(b + 0.5), c[3] as u16 * GRID_SCALE])
             }
         }
     }
 
-    /// The RGBA color for a centroid (coordinates in `0..=GRID_MAX`), rounded to the nearest level.
-    pub fn to_color(self, p: [u32; 4]) -> [u8; 4] {
-        let level = |v: u32| ((v.min(GRID_MAX) + GRID_SCALE / 2) / GRID_SCALE) as u8;
+    /// The RGBA color for a centroid, rounded to the nearest level.
+    pub(crate) fn to_color(self, p: Point) -> [u8; 4] {
+        let level = |v: u16| ((v.min(GRID_MAX) + GRID_SCALE / 2) / GRID_SCALE) as u8;
         match self {
-            ColorSpace::Srgb => p.map(level),
+            ColorSpace::Srgb => p.0.map(level),
             ColorSpace::Oklab => {
-                let f = |v: u32| v as f64 / OKLAB_SCALE;
-                let [r, g, b] = from_oklab([f(p[0]), f(p[1]) - 0.5, f(p[2]) - 0.5]);
-                [r, g, b, level(p[3])]
+                let f = |v: u16| v as f64 / OKLAB_SCALE;
+                let [r, g, b] = from_oklab([f(p.0[0]), f(p.0[1]) - 0.5, f(p.0[2]) - 0.5]);
+                [r, g, b, level(p.0[3])]
             }
         }
     }
@@ -117,7 +115,7 @@ mod tests {
             let back = from_oklab(oklab(c));
             assert_eq!(back, [c[0], c[1], c[2]], "{c:?}");
             let p = ColorSpace::Oklab.to_point(c);
-            let q = ColorSpace::Oklab.to_color(p.map(|v| v as u32));
+            let q = ColorSpace::Oklab.to_color(p);
             for i in 0..3 {
                 assert!(q[i].abs_diff(c[i]) <= 2, "{c:?} -> {p:?} -> {q:?}");
             }

@@ -225,7 +225,7 @@ fn palette_exports_in_every_format_and_both_orders() {
                 .iter()
                 .map(|x| x.as_u64().unwrap() as u8)
                 .collect();
-            kmquant::space::oklab([v[0], v[1], v[2], v[3]])[0]
+            common::oklab([v[0], v[1], v[2], v[3]])[0]
         })
         .collect();
     assert!(ls.windows(2).all(|w| w[0] <= w[1]), "lightness order: {ls:?}");
@@ -404,10 +404,7 @@ fn oklab_clusters_in_oklab_and_lowers_the_perceptual_error() {
         px.iter()
             .zip(&q.indices)
             .map(|(p, &i)| {
-                let (a, b) = (
-                    kmquant::space::oklab(*p),
-                    kmquant::space::oklab(q.palette[i as usize]),
-                );
+                let (a, b) = (common::oklab(*p), common::oklab(q.palette[i as usize]));
                 ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
             })
             .sum::<f64>()

@@ -1,15 +1,13 @@
-//! GPU and CPU give the same palette and the same indices, bit for bit, and the assign and remap
-//! kernels give the same integer sums and labels as their CPU twins.
+//! GPU and CPU give the same palette and the same indices, bit for bit, through the public API.
+//! (The kernels against their CPU twins, sums and labels, are unit tests in `src/gpu/tests.rs`.)
 //!
 //! These run on whatever adapter wgpu picks (lavapipe in CI; `WGPU_BACKEND=gl` for llvmpipe GL).
 //! With `KMQUANT_REQUIRE_GPU=1` a missing adapter fails the test instead of skipping it.
 
 mod common;
 
-use common::{fixture, gpu, synthetic, Rng};
-use kmquant::{
-    cpu, Backend, BackendChoice, CpuBackend, GpuBackend, GpuContext, ImageRef, Options, Quantized, Quantizer,
-};
+use common::{fixture, gpu, synthetic};
+use kmquant::{BackendChoice, GpuContext, ImageRef, Options, Quantized, Quantizer};
 use std::sync::Arc;
 
 fn both(ctx: &Arc<GpuContext>, w: u32, h: u32, px: &[[u8; 4]], opts: Options) -> (Quantized, Quantized) {
@@ -150,52 +148,6 @@ fn gpu_run_forced_into_several_chunks_equals_cpu() {
     );
     eprintln!("chunks: {}", g.backend.chunks);
     assert_identical("chelsea k=24 in chunks of 4096 points", &c, &g);
-}
-
-/// Random points with huge weights, so every 64-bit sum carries out of its low word, and
-/// duplicated centroids, so ties are exercised.
-#[test]
-fn assign_kernel_sums_equal_cpu_twin_with_carries_and_ties() {
-    let Some(ctx) = gpu() else { return };
-    let mut rng = Rng(99);
-    let n = 5000;
-    let points: Vec<[u16; 4]> = (0..n)
-        .map(|_| [0; 4].map(|_| (rng.below(256) * 8) as u16))
-        .collect();
-    let weights: Vec<u32> = (0..n)
-        .map(|i| {
-            if i % 3 == 0 {
-                u32::MAX - rng.below(1000) as u32
-            } else {
-                1 + rng.below(50) as u32
-            }
-        })
-        .collect();
-    let mut centroids: Vec<[f32; 4]> = (0..40).map(|_| [0; 4].map(|_| rng.below(2041) as f32)).collect();
-    centroids[7] = centroids[3]; // a duplicate: index 7 must never win
-    centroids.push([0.0, 0.0, 0.0, 0.0]);
-    centroids.push([16.0, 0.0, 0.0, 0.0]); // equidistant from the previous one for x = 8
-    let mut cpu_b = CpuBackend::new(&points, &weights);
-    for chunk in [None, Some(1024)] {
-        let mut gpu_b = GpuBackend::new(&ctx, &points, &weights, chunk).expect("upload");
-        let g = gpu_b.assign(&centroids).expect("gpu assign");
-        let c = cpu_b.assign(&centroids).expect("cpu assign");
-        assert_eq!(g, c, "sums differ (chunk {chunk:?})");
-        assert_eq!(g[7].count, 0, "the duplicate centroid must lose every tie");
-        assert!(
-            g.iter().any(|s| s.sum[0] > u32::MAX as u64),
-            "the test must exercise carries"
-        );
-        let gl = gpu_b.remap(&centroids).expect("gpu remap");
-        let cl = cpu_b.remap(&centroids).expect("cpu remap");
-        assert_eq!(gl, cl, "remap labels differ (chunk {chunk:?})");
-    }
-    // And the CPU twin agrees with brute force.
-    let cents_u: Vec<[u32; 4]> = centroids.iter().map(|c| c.map(|v| v as u32)).collect();
-    let labels = cpu::remap::remap(&points, &centroids);
-    for (p, l) in points.iter().zip(&labels) {
-        assert_eq!(*l as usize, common::brute_nearest(*p, &cents_u).0);
-    }
 }
 
 #[test]

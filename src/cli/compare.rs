@@ -1,7 +1,7 @@
 //! `kmquant compare`: the same job on the GPU and the CPU; exit 3 when they differ.
 
 use super::args::CompareArgs;
-use super::quantize::read_input;
+use super::inputs::read_input;
 use super::report::ms;
 use anyhow::Result;
 use kmquant::{BackendChoice, ImageRef, Quantized, Quantizer};
@@ -117,6 +117,41 @@ pub fn verdict(g: &Quantized, c: &Quantized) -> Verdict {
     }
 }
 
+/// The text report of a comparison over `pixels` pixels.
+fn text(cmp: &Comparison, pixels: usize) -> String {
+    let mut out = format!("{} ({}x{}, k={})\n", cmp.input, cmp.width, cmp.height, cmp.k);
+    for (name, s) in [("gpu", &cmp.gpu), ("cpu", &cmp.cpu)] {
+        let t = &s.timings_ms;
+        out += &format!(
+            "  {name}  {}\n       {} iterations, {} colors, PSNR {}; setup {:.0} ms, histogram {:.0} ms, seed {:.0} ms, k-means {:.0} ms, remap {:.0} ms, total {:.0} ms\n",
+            s.adapter,
+            s.iterations,
+            s.colors,
+            s.psnr.map_or("exact".into(), |p| format!("{p:.2} dB")),
+            t.setup,
+            t.histogram,
+            t.seed,
+            t.kmeans,
+            t.remap,
+            t.total
+        );
+    }
+    if cmp.identical {
+        out += &format!("  identical: palettes and all {pixels} indices are equal\n");
+    } else {
+        out += &format!(
+            "  DIFFERENT: palettes {}, {} pixels differ, largest palette difference {}\n",
+            if cmp.palettes_equal { "equal" } else { "differ" },
+            cmp.differing_pixels,
+            cmp.max_palette_difference
+        );
+    }
+    out + &format!(
+        "  speed: the GPU run took {:.2}x the CPU run's time\n",
+        1.0 / cmp.speed_ratio
+    )
+}
+
 /// Runs the subcommand; returns the exit code (0 identical, 3 different).
 pub fn run(args: &CompareArgs) -> Result<i32> {
     let bytes = read_input(&args.input).map_err(|e| anyhow::anyhow!("{}: {e:#}", args.input))?;
@@ -148,40 +183,7 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
     if args.json {
         println!("{}", serde_json::to_string(&cmp)?);
     } else {
-        println!("{} ({}x{}, k={})", cmp.input, cmp.width, cmp.height, cmp.k);
-        for (name, s) in [("gpu", &cmp.gpu), ("cpu", &cmp.cpu)] {
-            let t = &s.timings_ms;
-            println!(
-                "  {name}  {}\n       {} iterations, {} colors, PSNR {}; setup {:.0} ms, histogram {:.0} ms, seed {:.0} ms, k-means {:.0} ms, remap {:.0} ms, total {:.0} ms",
-                s.adapter,
-                s.iterations,
-                s.colors,
-                s.psnr.map_or("exact".into(), |p| format!("{p:.2} dB")),
-                t.setup,
-                t.histogram,
-                t.seed,
-                t.kmeans,
-                t.remap,
-                t.total
-            );
-        }
-        if identical {
-            println!(
-                "  identical: palettes and all {} indices are equal",
-                g.indices.len()
-            );
-        } else {
-            println!(
-                "  DIFFERENT: palettes {}, {} pixels differ, largest palette difference {}",
-                if palettes_equal { "equal" } else { "differ" },
-                differing,
-                max_diff
-            );
-        }
-        println!(
-            "  speed: the GPU run took {:.2}x the CPU run's time",
-            1.0 / cmp.speed_ratio
-        );
+        print!("{}", text(&cmp, g.indices.len()));
     }
     Ok(if identical { 0 } else { 3 })
 }

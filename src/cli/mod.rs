@@ -2,6 +2,8 @@
 
 pub mod args;
 pub mod compare;
+pub mod fit;
+pub mod inputs;
 pub mod output;
 pub mod quantize;
 pub mod report;

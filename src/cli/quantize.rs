@@ -2,15 +2,18 @@
 //! Inputs are processed one at a time, so memory stays bounded by the largest image.
 
 use super::args::{BackendArg, FormatArg, PaletteOrderArg, QuantizeArgs};
+use super::fit::{fit, Fitted};
+use super::inputs::{expand_inputs, read_input};
 use super::output::{self, Dest};
 use super::report::{human_bytes, ms, psnr_rgb, Report, StageMs};
 use anyhow::{bail, Context, Result};
+use kmquant::decode::Decoded;
 use kmquant::encode::{EncodeOptions, Format};
 use kmquant::palette::{PaletteFormat, PaletteOrder};
-use kmquant::{BackendChoice, ImageRef, Quantized, Quantizer};
-use std::io::{IsTerminal, Read};
+use kmquant::{BackendChoice, ImageRef, Quantizer};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub fn backend_choice(b: BackendArg) -> BackendChoice {
     match b {
@@ -20,78 +23,89 @@ pub fn backend_choice(b: BackendArg) -> BackendChoice {
     }
 }
 
-/// Reads a whole input: a file, or standard input for `-`.
-pub fn read_input(input: &str) -> Result<Vec<u8>> {
-    if input == "-" {
-        let mut b = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut b)
-            .context("reading standard input")?;
-        return Ok(b);
-    }
-    let meta = std::fs::metadata(input).map_err(anyhow::Error::from)?;
-    if meta.is_dir() {
-        bail!("is a directory, not an image (use --recursive to process the images inside)");
-    }
-    Ok(std::fs::read(input)?)
-}
-
-const IMAGE_EXTENSIONS: [&str; 9] = ["jpg", "jpeg", "png", "webp", "tif", "tiff", "bmp", "gif", "jfif"];
-
-/// True for names this tool writes itself (`NAME-kK.ext`), which a recursive walk skips.
-fn is_own_output(path: &Path) -> bool {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    stem.rsplit_once("-k")
-        .is_some_and(|(_, k)| !k.is_empty() && k.chars().all(|c| c.is_ascii_digit()))
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if p
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-            && !is_own_output(&p)
-        {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
-
-/// The inputs, with folders expanded (sorted) under --recursive.
-fn expand_inputs(args: &QuantizeArgs) -> Vec<(String, Option<anyhow::Error>)> {
-    let mut out = Vec::new();
-    for input in &args.inputs {
-        if args.recursive && input != "-" && Path::new(input).is_dir() {
-            let mut files = Vec::new();
-            match walk(Path::new(input), &mut files) {
-                Ok(()) if files.is_empty() => {
-                    out.push((input.clone(), Some(anyhow::anyhow!("no images found"))))
-                }
-                Ok(()) => out.extend(
-                    files
-                        .into_iter()
-                        .map(|p| (p.to_string_lossy().into_owned(), None)),
-                ),
-                Err(e) => out.push((input.clone(), Some(e.into()))),
-            }
-        } else {
-            out.push((input.clone(), None));
-        }
-    }
-    out
-}
-
 /// An error and its causes on one line.
 pub fn one_line(e: &anyhow::Error) -> String {
     format!("{e:#}").replace('\n', " ")
+}
+
+/// What a batch prints and counts as it goes.
+struct Batch<'a> {
+    args: &'a QuantizeArgs,
+    bar: Option<indicatif::ProgressBar>,
+    failed: usize,
+    done: usize,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+impl Batch<'_> {
+    /// Prints a line on stdout or stderr, around the progress bar.
+    fn print(&self, line: &str, to_stderr: bool) {
+        let out = || {
+            if to_stderr {
+                eprintln!("{line}")
+            } else {
+                println!("{line}")
+            }
+        };
+        match &self.bar {
+            Some(b) => b.suspend(out),
+            None => out(),
+        }
+    }
+
+    /// Reports one input's outcome.
+    fn record(&mut self, input: &str, result: Result<(Report, bool)>) -> Result<()> {
+        match result {
+            Ok((report, to_stdout)) => {
+                self.done += 1;
+                self.bytes_in += report.input_bytes;
+                self.bytes_out += report.output_bytes;
+                for w in &report.warnings {
+                    self.print(&format!("kmquant: warning: {input}: {w}"), true);
+                }
+                if self.args.json {
+                    self.print(&serde_json::to_string(&report)?, to_stdout);
+                } else if !self.args.quiet {
+                    self.print(&report.text(), to_stdout);
+                }
+            }
+            Err(e) => {
+                self.failed += 1;
+                self.print(&format!("kmquant: {input}: {}", one_line(&e)), true);
+            }
+        }
+        if let Some(b) = &self.bar {
+            b.inc(1);
+        }
+        Ok(())
+    }
+
+    /// The summary line after several inputs.
+    fn summary(&self, inputs: usize) -> String {
+        let saved = if self.bytes_in > 0 {
+            100.0 * (1.0 - self.bytes_out as f64 / self.bytes_in as f64)
+        } else {
+            0.0
+        };
+        format!(
+            "\nsummary: {} files, {} written, {} failed; {} -> {} ({saved:.0}% smaller)",
+            inputs,
+            self.done,
+            self.failed,
+            human_bytes(self.bytes_in),
+            human_bytes(self.bytes_out)
+        )
+    }
+}
+
+fn progress_bar(len: usize) -> indicatif::ProgressBar {
+    let b = indicatif::ProgressBar::new(len as u64);
+    b.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} files, {elapsed} {wide_msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    b
 }
 
 /// Runs the subcommand; returns the exit code.
@@ -104,88 +118,33 @@ pub fn run(args: &QuantizeArgs) -> Result<i32> {
         std::fs::create_dir_all(d)
             .with_context(|| format!("cannot create the output folder {}", d.display()))?;
     }
-    let opts = args.kmeans.options(backend_choice(args.backend))?;
-    let quantizer = Quantizer::new(opts)?;
-    let format = args.format.map(|f| match f {
-        FormatArg::Png => Format::Png,
-        FormatArg::Gif => Format::Gif,
-        FormatArg::Jpg => Format::Jpeg,
-    });
-    let bar = (inputs.len() > 1 && !args.quiet && std::io::stderr().is_terminal()).then(|| {
-        let b = indicatif::ProgressBar::new(inputs.len() as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} files, {elapsed} {wide_msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    });
-    let (mut failed, mut done, mut bytes_in, mut bytes_out) = (0usize, 0usize, 0u64, 0u64);
+    let quantizer = Quantizer::new(args.kmeans.options(backend_choice(args.backend))?)?;
     let several = inputs.len() > 1;
+    let mut batch = Batch {
+        args,
+        bar: (several && !args.quiet && std::io::stderr().is_terminal()).then(|| progress_bar(inputs.len())),
+        failed: 0,
+        done: 0,
+        bytes_in: 0,
+        bytes_out: 0,
+    };
     for (input, pre_error) in &inputs {
-        if let Some(b) = &bar {
+        if let Some(b) = &batch.bar {
             b.set_message(input.clone());
         }
         let result = match pre_error {
             Some(e) => Err(anyhow::anyhow!("{e:#}")),
-            None => one(args, &quantizer, input, format, several),
+            None => Job::plan(args, input, several).and_then(|job| job.run(&quantizer)),
         };
-        let print = |line: String, to_stdout: bool| match &bar {
-            Some(b) => b.suspend(|| {
-                if to_stdout {
-                    eprintln!("{line}")
-                } else {
-                    println!("{line}")
-                }
-            }),
-            None if to_stdout => eprintln!("{line}"),
-            None => println!("{line}"),
-        };
-        match result {
-            Ok((report, to_stdout)) => {
-                done += 1;
-                bytes_in += report.input_bytes;
-                bytes_out += report.output_bytes;
-                for w in &report.warnings {
-                    print(format!("kmquant: warning: {input}: {w}"), true);
-                }
-                if args.json {
-                    print(serde_json::to_string(&report)?, to_stdout);
-                } else if !args.quiet {
-                    print(report.text(), to_stdout);
-                }
-            }
-            Err(e) => {
-                failed += 1;
-                let line = format!("kmquant: {input}: {}", one_line(&e));
-                match &bar {
-                    Some(b) => b.suspend(|| eprintln!("{line}")),
-                    None => eprintln!("{line}"),
-                }
-            }
-        }
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
+        batch.record(input, result)?;
     }
-    if let Some(b) = bar {
+    if let Some(b) = batch.bar.take() {
         b.finish_and_clear();
     }
     if several && !args.json && !args.quiet {
-        let saved = if bytes_in > 0 {
-            100.0 * (1.0 - bytes_out as f64 / bytes_in as f64)
-        } else {
-            0.0
-        };
-        println!(
-            "\nsummary: {} files, {} written, {} failed; {} -> {} ({saved:.0}% smaller)",
-            inputs.len(),
-            done,
-            failed,
-            human_bytes(bytes_in),
-            human_bytes(bytes_out)
-        );
+        println!("{}", batch.summary(inputs.len()));
     }
-    Ok(if failed > 0 { 1 } else { 0 })
+    Ok(if batch.failed > 0 { 1 } else { 0 })
 }
 
 /// `path` as given for one input; with several inputs, `-STEM` goes before the extension.
@@ -209,188 +168,155 @@ fn side_path(path: &str, input: &str, several: bool) -> PathBuf {
     p.with_file_name(name)
 }
 
-/// The chosen encoding under --max-bytes: the bytes, and the K or quality that was picked.
-struct Fitted {
-    q: Quantized,
-    bytes: Vec<u8>,
-    chosen_k: Option<u32>,
-    chosen_quality: Option<u8>,
-}
-
-/// Largest K (PNG/GIF) or highest quality (JPEG) whose output fits in `max` bytes, by bisection.
-/// The histogram is counted once; JPEG reuses one quantization for every quality it tries.
-fn fit(
-    quantizer: &Quantizer,
-    image: ImageRef<'_>,
+/// One input's work, planned before anything is read: where each output goes.
+struct Job<'a> {
+    args: &'a QuantizeArgs,
+    input: &'a str,
+    dest: Dest,
     format: Format,
-    enc: EncodeOptions,
-    kmax: u32,
-    max: u64,
-) -> Result<Fitted> {
-    let prepared = quantizer.prepare(image, &mut |_| {});
-    if format == Format::Jpeg {
-        let q = quantizer.quantize_prepared(&prepared, kmax, &mut |_| {})?;
-        let try_q = |quality: u8| kmquant::encode::encode(&q, format, &EncodeOptions { quality, ..enc });
-        let (mut lo, mut hi) = (1u8, enc.quality);
-        let mut best = try_q(lo)?;
-        if best.len() as u64 > max {
-            bail!(
-                "does not fit in {max} bytes even at JPEG quality 1 ({} bytes)",
-                best.len()
-            );
-        }
-        // Invariant: quality `lo` fits.
-        while lo < hi {
-            let mid = lo + (hi - lo).div_ceil(2);
-            let b = try_q(mid)?;
-            if b.len() as u64 <= max {
-                lo = mid;
-                best = b;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        return Ok(Fitted {
-            q,
-            bytes: best,
-            chosen_k: None,
-            chosen_quality: Some(lo),
-        });
-    }
-    let attempt = |k: u32| -> Result<(Quantized, Vec<u8>)> {
-        let q = quantizer.quantize_prepared(&prepared, k, &mut |_| {})?;
-        let b = kmquant::encode::encode(&q, format, &enc)?;
-        Ok((q, b))
-    };
-    let top = attempt(kmax)?;
-    if top.1.len() as u64 <= max {
-        return Ok(Fitted {
-            q: top.0,
-            bytes: top.1,
-            chosen_k: Some(kmax),
-            chosen_quality: None,
-        });
-    }
-    let mut best = attempt(1)?;
-    if best.1.len() as u64 > max {
-        bail!(
-            "does not fit in {max} bytes even with 1 color ({} bytes)",
-            best.1.len()
-        );
-    }
-    // Invariant: `lo` fits, `hi + 1` does not.
-    let (mut lo, mut hi) = (1u32, kmax - 1);
-    while lo < hi {
-        let mid = lo + (hi - lo).div_ceil(2);
-        let r = attempt(mid)?;
-        if r.1.len() as u64 <= max {
-            lo = mid;
-            best = r;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    Ok(Fitted {
-        q: best.0,
-        bytes: best.1,
-        chosen_k: Some(lo),
-        chosen_quality: None,
-    })
+    plot: Option<PathBuf>,
+    palette: Option<(PathBuf, PaletteFormat)>,
 }
 
-fn one(
-    args: &QuantizeArgs,
-    quantizer: &Quantizer,
-    input: &str,
-    format: Option<Format>,
-    several: bool,
-) -> Result<(Report, bool)> {
-    let k = args.kmeans.k;
-    let (dest, format) = output::plan(input, args.output.as_deref(), args.out_dir.as_deref(), format, k)?;
-    output::check(input, &dest, args.force)?;
-    let plot = args.plot.as_deref().map(|p| side_path(p, input, several));
-    let palette = match args.palette.as_deref() {
-        Some(p) => {
-            let f = PaletteFormat::from_path(p)
-                .with_context(|| format!("--palette {p}: use a .png, .json, .gpl or .txt name"))?;
-            Some((side_path(p, input, several), f))
-        }
-        None => None,
-    };
-    for side in plot.iter().chain(palette.iter().map(|(p, _)| p)) {
-        output::check(input, &Dest::File(side.clone()), args.force)?;
-    }
-    let t0 = Instant::now();
-    let bytes = read_input(input)?;
-    let decoded = kmquant::decode::decode(&bytes, Some(input), args.kmeans.max_pixels)?;
-    let decode = t0.elapsed();
-    let image = ImageRef::new(decoded.width, decoded.height, &decoded.pixels)?;
-    let enc = EncodeOptions {
-        quality: args.quality,
-        png_level: args.png_level,
-    };
-    let t = Instant::now();
-    let fitted = match args.max_bytes {
-        Some(max) => fit(quantizer, image, format, enc, k, max)?,
-        None => {
-            let q = quantizer.quantize(image, &mut |_| {})?;
-            let bytes = kmquant::encode::encode(&q, format, &enc)?;
-            Fitted {
-                q,
-                bytes,
-                chosen_k: None,
-                chosen_quality: None,
-            }
-        }
-    };
-    let work = t.elapsed();
-    let Fitted {
-        q,
-        bytes: encoded,
-        chosen_k,
-        chosen_quality,
-    } = fitted;
-    let tm = &q.timings;
-    let quantize_time = tm.histogram + tm.setup + tm.seed + tm.kmeans + tm.remap;
-    let encode = work.saturating_sub(quantize_time);
-    // For JPEG the written pixels are not the palette colors; measure what was written.
-    let (mse, psnr) = if format == Format::Jpeg {
-        let back = kmquant::decode::decode(&encoded, None, u64::MAX)?;
-        let p = psnr_rgb(&decoded.pixels, &back.pixels);
-        (255.0f64 * 255.0 / 10f64.powf(p / 10.0), p)
-    } else {
-        (q.mse, q.psnr())
-    };
-    output::write(&dest, &encoded, args.force)?;
-    if let Some(p) = &plot {
-        let png = kmquant::plot::color_space(&decoded.pixels, &q, 6000)?;
-        output::write(&Dest::File(p.clone()), &png, args.force)?;
-    }
-    if let Some((p, f)) = &palette {
-        let order = match args.palette_order {
-            PaletteOrderArg::Population => PaletteOrder::Population,
-            PaletteOrderArg::Lightness => PaletteOrder::Lightness,
-        };
-        let name = Path::new(input)
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("kmquant");
-        let data = kmquant::palette::export(&q, *f, order, name)?;
-        output::write(&Dest::File(p.clone()), &data, args.force)?;
-    }
-    let total = t0.elapsed();
-    let adapter = match &q.backend.adapter {
-        Some(a) => a.to_string(),
-        None => format!("{} threads", rayon::current_num_threads()),
-    };
-    Ok((
-        Report {
-            input: input.to_string(),
-            output: dest.to_string(),
+impl<'a> Job<'a> {
+    /// Chooses the destinations and refuses, before any work, to write over the input or over an
+    /// existing file without --force.
+    fn plan(args: &'a QuantizeArgs, input: &'a str, several: bool) -> Result<Self> {
+        let format = args.format.map(|f| match f {
+            FormatArg::Png => Format::Png,
+            FormatArg::Gif => Format::Gif,
+            FormatArg::Jpg => Format::Jpeg,
+        });
+        let (dest, format) = output::plan(
+            input,
+            args.output.as_deref(),
+            args.out_dir.as_deref(),
             format,
+            args.kmeans.k,
+        )?;
+        output::check(input, &dest, args.force)?;
+        let plot = args.plot.as_deref().map(|p| side_path(p, input, several));
+        let palette = match args.palette.as_deref() {
+            Some(p) => {
+                let f = PaletteFormat::from_path(p)
+                    .with_context(|| format!("--palette {p}: use a .png, .json, .gpl or .txt name"))?;
+                Some((side_path(p, input, several), f))
+            }
+            None => None,
+        };
+        for side in plot.iter().chain(palette.iter().map(|(p, _)| p)) {
+            output::check(input, &Dest::File(side.clone()), args.force)?;
+        }
+        Ok(Job {
+            args,
+            input,
+            dest,
+            format,
+            plot,
+            palette,
+        })
+    }
+
+    /// Decodes, quantizes (or searches for the size), writes every output; returns the report and
+    /// whether the image went to standard output.
+    fn run(&self, quantizer: &Quantizer) -> Result<(Report, bool)> {
+        let t0 = Instant::now();
+        let bytes = read_input(self.input)?;
+        let decoded = kmquant::decode::decode(&bytes, Some(self.input), self.args.kmeans.max_pixels)?;
+        let decode = t0.elapsed();
+        let t = Instant::now();
+        let fitted = self.quantize(quantizer, &decoded)?;
+        let work = t.elapsed();
+        output::write(&self.dest, &fitted.bytes, self.args.force)?;
+        self.write_extras(&decoded, &fitted)?;
+        let stages = Stages {
+            decode,
+            work,
+            total: t0.elapsed(),
+        };
+        Ok((
+            self.report(&bytes, &decoded, fitted, stages)?,
+            self.dest == Dest::Stdout,
+        ))
+    }
+
+    fn quantize(&self, quantizer: &Quantizer, d: &Decoded) -> Result<Fitted> {
+        let image = ImageRef::new(d.width, d.height, &d.pixels)?;
+        let enc = EncodeOptions {
+            quality: self.args.quality,
+            png_level: self.args.png_level,
+        };
+        if let Some(max) = self.args.max_bytes {
+            return fit(quantizer, image, self.format, enc, self.args.kmeans.k, max);
+        }
+        let q = quantizer.quantize(image, &mut |_| {})?;
+        let bytes = kmquant::encode::encode(&q, self.format, &enc)?;
+        Ok(Fitted {
+            q,
+            bytes,
+            chosen_k: None,
+            chosen_quality: None,
+        })
+    }
+
+    /// The --plot and --palette files.
+    fn write_extras(&self, d: &Decoded, f: &Fitted) -> Result<()> {
+        if let Some(p) = &self.plot {
+            let png = kmquant::plot::color_space(&d.pixels, &f.q, 6000)?;
+            output::write(&Dest::File(p.clone()), &png, self.args.force)?;
+        }
+        if let Some((p, format)) = &self.palette {
+            let order = match self.args.palette_order {
+                PaletteOrderArg::Population => PaletteOrder::Population,
+                PaletteOrderArg::Lightness => PaletteOrder::Lightness,
+            };
+            let name = Path::new(self.input)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("kmquant");
+            let data = kmquant::palette::export(&f.q, *format, order, name)?;
+            output::write(&Dest::File(p.clone()), &data, self.args.force)?;
+        }
+        Ok(())
+    }
+
+    /// MSE and PSNR of the written file. For JPEG the written pixels are not the palette colors,
+    /// so the file is decoded and measured.
+    fn measured_quality(
+        &self,
+        decoded: &Decoded,
+        encoded: &[u8],
+        q: &kmquant::Quantized,
+    ) -> Result<(f64, f64)> {
+        if self.format != Format::Jpeg {
+            return Ok((q.mse, q.psnr()));
+        }
+        let back = kmquant::decode::decode(encoded, None, u64::MAX)?;
+        let p = psnr_rgb(&decoded.pixels, &back.pixels);
+        Ok((255.0f64 * 255.0 / 10f64.powf(p / 10.0), p))
+    }
+
+    fn report(&self, input: &[u8], decoded: &Decoded, fitted: Fitted, stages: Stages) -> Result<Report> {
+        let Fitted {
+            q,
+            bytes: encoded,
+            chosen_k,
+            chosen_quality,
+        } = fitted;
+        let tm = &q.timings;
+        let quantize_time = tm.histogram + tm.setup + tm.seed + tm.kmeans + tm.remap;
+        let (mse, psnr) = self.measured_quality(decoded, &encoded, &q)?;
+        let adapter = match &q.backend.adapter {
+            Some(a) => a.to_string(),
+            None => format!("{} threads", rayon::current_num_threads()),
+        };
+        Ok(Report {
+            input: self.input.to_string(),
+            output: self.dest.to_string(),
+            format: self.format,
             width: q.width,
             height: q.height,
-            k,
+            k: self.args.kmeans.k,
             colors_used: q.palette.len(),
             unique_colors: q.unique_colors,
             backend: q.backend.kind,
@@ -400,24 +326,33 @@ fn one(
             converged: q.converged,
             mse,
             psnr: psnr.is_finite().then_some(psnr),
-            input_bytes: bytes.len() as u64,
+            input_bytes: input.len() as u64,
             output_bytes: encoded.len() as u64,
-            saved_percent: 100.0 * (1.0 - encoded.len() as f64 / bytes.len() as f64),
-            max_bytes: args.max_bytes,
+            saved_percent: 100.0 * (1.0 - encoded.len() as f64 / input.len() as f64),
+            max_bytes: self.args.max_bytes,
             chosen_k,
             chosen_quality,
-            plot: plot.map(|p| p.to_string_lossy().into_owned()),
-            palette: palette.map(|(p, _)| p.to_string_lossy().into_owned()),
+            plot: self.plot.as_ref().map(|p| p.to_string_lossy().into_owned()),
+            palette: self
+                .palette
+                .as_ref()
+                .map(|(p, _)| p.to_string_lossy().into_owned()),
             timings_ms: StageMs {
-                decode: ms(decode),
+                decode: ms(stages.decode),
                 histogram: ms(tm.histogram),
                 kmeans: ms(tm.setup + tm.seed + tm.kmeans),
                 remap: ms(tm.remap),
-                encode: ms(encode),
-                total: ms(total),
+                encode: ms(stages.work.saturating_sub(quantize_time)),
+                total: ms(stages.total),
             },
             warnings: q.warnings.clone(),
-        },
-        dest == Dest::Stdout,
-    ))
+        })
+    }
+}
+
+/// Wall times of one job: decoding, quantizing plus encoding, and the whole job.
+struct Stages {
+    decode: Duration,
+    work: Duration,
+    total: Duration,
 }

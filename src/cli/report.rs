@@ -86,65 +86,76 @@ impl Report {
             .psnr
             .map_or("exact (lossless)".to_string(), |p| format!("PSNR {p:.2} dB"));
         let t = &self.timings_ms;
-        let run = if self.iterations == 0 {
-            "not needed: the input has no more colors than K".to_string()
-        } else {
-            format!(
-                "{} iteration{}, {}",
-                self.iterations,
-                if self.iterations == 1 { "" } else { "s" },
-                if self.converged {
-                    "converged"
-                } else {
-                    "stopped at --max-iter"
-                }
-            )
+        let k = self.chosen_k.unwrap_or(self.k);
+        let backend = match self.backend {
+            kmquant::BackendKind::Cpu => "cpu:",
+            kmquant::BackendKind::Gpu => "gpu:",
         };
-        let mut extra = String::new();
-        if let Some(m) = self.max_bytes {
-            match (self.chosen_k, self.chosen_quality) {
-                (Some(k), _) => extra.push_str(&format!(
-                    "\n  fit      largest K within {}: K = {k}",
-                    human_bytes(m)
-                )),
-                (_, Some(q)) => extra.push_str(&format!(
-                    "\n  fit      highest JPEG quality within {}: {q}",
-                    human_bytes(m)
-                )),
-                _ => {}
-            }
-        }
-        for (what, p) in [("plot", &self.plot), ("palette", &self.palette)] {
-            if let Some(p) = p {
-                extra.push_str(&format!("\n  {what:<8} {p}"));
-            }
-        }
+        let encode = if self.max_bytes.is_some() {
+            "size search + encode"
+        } else {
+            "encode"
+        };
         format!(
-            "{} -> {}  {}x{}, {} colors\n  size     {} -> {} ({saved})\n  quality  {psnr} (MSE {:.2}), {} of {} colors used, {} unique in the input\n  k-means  {run}\n  backend  {} {}\n  time     decode {:.0} ms, histogram {:.0} ms, k-means {:.0} ms, remap {:.0} ms, {} {:.0} ms, total {:.0} ms{extra}",
+            "{} -> {}  {}x{}, {k} colors\n  size     {} -> {} ({saved})\n  quality  {psnr} (MSE {:.2}), {} of {k} colors used, {} unique in the input\n  k-means  {}\n  backend  {backend} {}\n  time     decode {:.0} ms, histogram {:.0} ms, k-means {:.0} ms, remap {:.0} ms, {encode} {:.0} ms, total {:.0} ms{}",
             self.input,
             self.output,
             self.width,
             self.height,
-            self.chosen_k.unwrap_or(self.k),
             human_bytes(self.input_bytes),
             human_bytes(self.output_bytes),
             self.mse,
             self.colors_used,
-            self.chosen_k.unwrap_or(self.k),
             self.unique_colors,
-            match self.backend {
-                kmquant::BackendKind::Cpu => "cpu:",
-                kmquant::BackendKind::Gpu => "gpu:",
-            },
+            self.run_text(),
             self.adapter,
             t.decode,
             t.histogram,
             t.kmeans,
             t.remap,
-            if self.max_bytes.is_some() { "size search + encode" } else { "encode" },
             t.encode,
             t.total,
+            self.extra_lines(),
         )
+    }
+
+    /// How the k-means run ended.
+    fn run_text(&self) -> String {
+        if self.iterations == 0 {
+            return "not needed: the input has no more colors than K".to_string();
+        }
+        format!(
+            "{} iteration{}, {}",
+            self.iterations,
+            if self.iterations == 1 { "" } else { "s" },
+            if self.converged {
+                "converged"
+            } else {
+                "stopped at --max-iter"
+            }
+        )
+    }
+
+    /// The lines for --max-bytes, --plot and --palette, when used.
+    fn extra_lines(&self) -> String {
+        let mut extra = String::new();
+        if let Some(m) = self.max_bytes {
+            match (self.chosen_k, self.chosen_quality) {
+                (Some(k), _) => {
+                    extra += &format!("\n  fit      largest K within {}: K = {k}", human_bytes(m))
+                }
+                (_, Some(q)) => {
+                    extra += &format!("\n  fit      highest JPEG quality within {}: {q}", human_bytes(m))
+                }
+                _ => {}
+            }
+        }
+        for (what, p) in [("plot", &self.plot), ("palette", &self.palette)] {
+            if let Some(p) = p {
+                extra += &format!("\n  {what:<8} {p}");
+            }
+        }
+        extra
     }
 }
 

@@ -1,38 +1,51 @@
 //! CPU twin of `shaders/assign.wgsl`: label every point with its nearest centroid and add its
 //! weight, weighted coordinates and weighted squared distance to that cluster's sums.
+//!
+//! The shader's workgroup takes a tile of `ASSIGN_TILE` points and flushes its partial sums into
+//! the global sums; here rayon takes groups of tiles and the partial sums are added at the end.
+//! Every sum is an integer, so neither split can change a total.
 #![allow(clippy::needless_range_loop)]
 
-use super::common::{nearest, point_coords, to_f32};
-use crate::lloyd::ClusterSum;
+use super::Search;
+use crate::backend::ClusterSum;
+use crate::gpu::layout::ASSIGN_TILE;
+use crate::grid::Point;
 use rayon::prelude::*;
 
-/// Invocations per workgroup (`WG_SIZE` in the shader).
-pub const WG_SIZE: usize = 256;
-/// Points per invocation (`ITEMS` in the shader).
-pub const ITEMS: usize = 4;
-/// Points per workgroup tile.
-pub const TILE: usize = WG_SIZE * ITEMS;
-
-/// One workgroup's tile: accumulate into `acc` (the shader's `acc`, in u64 instead of word pairs).
-pub fn assign_tile(points: &[[u16; 4]], weights: &[u32], centroids: &[[f32; 4]], acc: &mut [ClusterSum]) {
+/// One workgroup's tile: each point's nearest centroid (starting from its previous label, which
+/// is updated), accumulated into `acc` (the shader's `acc`, in u64 instead of word pairs).
+pub(crate) fn assign_tile(
+    points: &[Point],
+    weights: &[u32],
+    labels: &mut [u16],
+    search: &impl Search,
+    acc: &mut [ClusterSum],
+) {
     for i in 0..points.len() {
-        let qi = point_coords(points[i]);
-        let q = to_f32(qi);
-        let (label, d) = nearest(q, centroids);
+        let (label, d) = search.nearest(points[i], labels[i]);
+        labels[i] = label;
         acc[label as usize].add_point(weights[i], points[i], d);
     }
 }
 
 /// The whole dispatch: every tile, then the tiles' sums added together (the shader's flush).
-pub fn assign(points: &[[u16; 4]], weights: &[u32], centroids: &[[f32; 4]]) -> Vec<ClusterSum> {
-    let k = centroids.len();
+pub(crate) fn assign(
+    points: &[Point],
+    weights: &[u32],
+    labels: &mut [u16],
+    search: &impl Search,
+) -> Vec<ClusterSum> {
+    let k = search.k();
+    // Sixteen workgroup tiles per rayon task keeps the per-task overhead small.
+    let group = ASSIGN_TILE as usize * 16;
     points
-        .par_chunks(TILE * 16)
-        .zip(weights.par_chunks(TILE * 16))
+        .par_chunks(group)
+        .zip(weights.par_chunks(group))
+        .zip(labels.par_chunks_mut(group))
         .fold(
             || vec![ClusterSum::default(); k],
-            |mut acc, (p, w)| {
-                assign_tile(p, w, centroids, &mut acc);
+            |mut acc, ((p, w), l)| {
+                assign_tile(p, w, l, search, &mut acc);
                 acc
             },
         )

@@ -1,20 +1,71 @@
-//! The CPU reference backend: one file per WGSL kernel, with the same name, reading like the
-//! shader. `common.rs` mirrors `shaders/common.wgsl`, `assign.rs` mirrors `shaders/assign.wgsl` and
-//! `remap.rs` mirrors `shaders/remap.wgsl`. Work is split with rayon into the same tiles a GPU
-//! workgroup takes; every sum is an integer, so the split cannot change the result.
+//! The CPU backend. One file per WGSL kernel, with the same name, reading like the shader:
+//! `common.rs` mirrors `shaders/common.wgsl`, `assign.rs` mirrors `shaders/assign.wgsl` and
+//! `remap.rs` mirrors `shaders/remap.wgsl`.
+//!
+//! The twins take their nearest-centroid search as a parameter ([`Search`]). [`Brute`] is the
+//! shader's own brute force, in f32, from `common.rs`. [`CpuBackend`] runs the same twins with
+//! [`Neighbors`], the exact pruned search of [`crate::grid`], as their fast path; the tests below
+//! prove that both searches give the same labels and sums.
 
-pub mod assign;
-pub mod common;
-pub mod nearest;
-pub mod remap;
+pub(crate) mod assign;
+// The shader's own f32 search, written the shader's way: the tests run the twins with it and
+// prove the pruned search equal; the backend itself runs the pruned search.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod common;
+pub(crate) mod remap;
 
+use crate::backend::{check_centroids, Backend, ClusterSum};
 use crate::error::Result;
-use crate::lloyd::{Backend, ClusterSum};
+use crate::grid::{Neighbors, Point};
 
-/// The CPU backend over one image's points. It runs the pruned search of [`nearest`], which
-/// returns exactly the labels of the shader twins in [`assign`] and [`remap`].
-pub struct CpuBackend<'a> {
-    points: &'a [[u16; 4]],
+/// A nearest-centroid search over a fixed set of centroids, as the twins call it.
+pub(crate) trait Search: Sync {
+    /// The number of centroids.
+    fn k(&self) -> usize;
+    /// (label, squared distance) of the nearest centroid to `q`, ties to the lower index.
+    /// `hint` is where the search may start (any value `>= k` for none); it never changes the
+    /// answer.
+    fn nearest(&self, q: Point, hint: u16) -> (u16, u32);
+}
+
+/// The shader's brute force (`nearest` in `shaders/common.wgsl`, twin in `common.rs`), in f32.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) struct Brute(Vec<[f32; 4]>);
+
+#[cfg_attr(not(test), allow(dead_code))]
+impl Brute {
+    /// Centroids as the GPU receives them.
+    pub fn new(centroids: &[Point]) -> Self {
+        Brute(centroids.iter().map(|c| c.to_f32()).collect())
+    }
+}
+
+impl Search for Brute {
+    fn k(&self) -> usize {
+        self.0.len()
+    }
+    #[inline]
+    fn nearest(&self, q: Point, _hint: u16) -> (u16, u32) {
+        let (j, d) = common::nearest(common::to_f32(common::point_coords(q)), &self.0);
+        (j as u16, d)
+    }
+}
+
+impl Search for Neighbors {
+    fn k(&self) -> usize {
+        self.centroids().len()
+    }
+    #[inline]
+    fn nearest(&self, q: Point, hint: u16) -> (u16, u32) {
+        let (j, d) = self.nearest_from(q, hint as usize);
+        (j as u16, d)
+    }
+}
+
+/// The CPU backend over one image's points. It keeps each point's last label as the start of its
+/// next search.
+pub(crate) struct CpuBackend<'a> {
+    points: &'a [Point],
     weights: &'a [u32],
     /// Each point's label from the previous assignment (`u16::MAX`: none yet).
     labels: Vec<u16>,
@@ -23,8 +74,8 @@ pub struct CpuBackend<'a> {
 }
 
 impl<'a> CpuBackend<'a> {
-    /// A backend over `points` (see [`crate::space`]) with one weight each.
-    pub fn new(points: &'a [[u16; 4]], weights: &'a [u32]) -> Self {
+    /// A backend over `points` with one weight each.
+    pub fn new(points: &'a [Point], weights: &'a [u32]) -> Self {
         CpuBackend {
             points,
             weights,
@@ -35,23 +86,32 @@ impl<'a> CpuBackend<'a> {
 }
 
 impl Backend for CpuBackend<'_> {
-    fn assign(&mut self, centroids: &[[f32; 4]]) -> Result<Vec<ClusterSum>> {
+    fn assign(&mut self, centroids: &[Point]) -> Result<Vec<ClusterSum>> {
+        check_centroids(centroids)?;
         if centroids.len() != self.k {
             self.labels.fill(u16::MAX);
             self.k = centroids.len();
         }
-        Ok(nearest::assign(
+        let search = Neighbors::new(centroids);
+        Ok(assign::assign(
             self.points,
             self.weights,
-            centroids,
             &mut self.labels,
+            &search,
         ))
     }
 
-    fn remap(&mut self, palette: &[[f32; 4]]) -> Result<Vec<u32>> {
+    fn remap(&mut self, palette: &[Point]) -> Result<Vec<u8>> {
+        check_centroids(palette)?;
         // When no two centroids rounded to the same color, palette entry i is centroid i and the
-        // last labels are a close start; otherwise search from scratch. Exact either way.
-        let start = (palette.len() == self.k).then_some(self.labels.as_slice());
-        Ok(nearest::remap(self.points, palette, start))
+        // last labels are a close start; otherwise the hints are stale and each search starts
+        // from scratch. The answer is exact either way.
+        if palette.len() != self.k {
+            self.labels.fill(u16::MAX);
+        }
+        Ok(remap::remap(self.points, &self.labels, &Neighbors::new(palette)))
     }
 }
+
+#[cfg(test)]
+mod tests;

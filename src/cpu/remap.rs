@@ -1,12 +1,16 @@
-//! CPU twin of `shaders/remap.wgsl`: the nearest palette entry for every point.
+//! CPU twin of `shaders/remap.wgsl`: the nearest palette entry for every point (unique color),
+//! each search starting from the point's last label.
 
-use super::common::{nearest, point_coords, to_f32};
+use super::Search;
+use crate::grid::Point;
 use rayon::prelude::*;
 
-/// Label of the nearest palette entry for each point; ties go to the lower index.
-pub fn remap(points: &[[u16; 4]], palette: &[[f32; 4]]) -> Vec<u32> {
+/// Label of the nearest palette entry for each point; ties go to the lower index. `hints[i]` is
+/// where point `i`'s search starts (any value `>= k` for none).
+pub(crate) fn remap(points: &[Point], hints: &[u16], search: &impl Search) -> Vec<u8> {
     points
         .par_iter()
-        .map(|&p| nearest(to_f32(point_coords(p)), palette).0)
+        .zip(hints)
+        .map(|(&p, &h)| search.nearest(p, h).0 as u8)
         .collect()
 }

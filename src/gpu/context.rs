@@ -2,6 +2,7 @@
 //! capture so that a device fault becomes an [`Error::Gpu`] instead of a panic.
 
 use super::pipelines::Pipelines;
+use crate::backend::AdapterSummary;
 use crate::error::{Error, Result};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -9,44 +10,19 @@ use std::time::Duration;
 /// How long one submission may run before it counts as a device fault.
 const SUBMIT_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// What a caller may want to know about an adapter.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AdapterSummary {
-    /// The adapter's name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)".
-    pub name: String,
-    /// The graphics API: "Vulkan", "Gl", "Metal" or "Dx12".
-    pub backend: String,
-    /// "DiscreteGpu", "IntegratedGpu", "VirtualGpu", "Cpu" (a software rasterizer) or "Other".
-    pub device_type: String,
-    /// Driver name and version, where the driver reports them.
-    pub driver: String,
-}
-
-impl AdapterSummary {
-    fn new(info: &wgpu::AdapterInfo) -> Self {
-        let driver = [info.driver.as_str(), info.driver_info.as_str()]
-            .iter()
-            .filter(|s| !s.is_empty())
-            .copied()
-            .collect::<Vec<_>>()
-            .join(" ");
-        AdapterSummary {
-            name: info.name.clone(),
-            backend: format!("{:?}", info.backend),
-            device_type: format!("{:?}", info.device_type),
-            driver,
-        }
-    }
-
-    /// True for a software rasterizer such as lavapipe or llvmpipe.
-    pub fn is_software(&self) -> bool {
-        self.device_type == "Cpu"
-    }
-}
-
-impl std::fmt::Display for AdapterSummary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}, {})", self.name, self.backend, self.device_type)
+/// The summary of an adapter, as results and `kmquant adapters` show it.
+pub(crate) fn summary(info: &wgpu::AdapterInfo) -> AdapterSummary {
+    let driver = [info.driver.as_str(), info.driver_info.as_str()]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    AdapterSummary {
+        name: info.name.clone(),
+        backend: format!("{:?}", info.backend),
+        device_type: format!("{:?}", info.device_type),
+        driver,
     }
 }
 
@@ -71,11 +47,11 @@ pub fn list_adapters() -> (Vec<AdapterSummary>, Option<usize>) {
     let instance = instance();
     let all: Vec<AdapterSummary> = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
         .iter()
-        .map(|a| AdapterSummary::new(&a.get_info()))
+        .map(|a| summary(&a.get_info()))
         .collect();
     let auto = request_adapter(&instance)
         .ok()
-        .map(|a| AdapterSummary::new(&a.get_info()))
+        .map(|a| summary(&a.get_info()))
         .filter(|s| !s.is_software())
         .and_then(|s| all.iter().position(|a| *a == s));
     (all, auto)
@@ -98,7 +74,7 @@ impl GpuContext {
     pub fn new(hardware_only: bool) -> Result<Self> {
         let instance = instance();
         let adapter = request_adapter(&instance)?;
-        let info = AdapterSummary::new(&adapter.get_info());
+        let info = summary(&adapter.get_info());
         if hardware_only && info.is_software() {
             return Err(Error::NoAdapter(format!(
                 "only a software adapter was found: {info}"
@@ -109,7 +85,7 @@ impl GpuContext {
 
     /// Opens a device on the given adapter.
     pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<Self> {
-        let info = AdapterSummary::new(&adapter.get_info());
+        let info = summary(&adapter.get_info());
         // The defaults cap storage bindings and buffers well below what devices offer; ask for
         // the adapter's real limits so that large images need fewer chunks.
         let limits = adapter.limits();
@@ -150,6 +126,15 @@ impl GpuContext {
     /// The adapter this context runs on.
     pub fn adapter(&self) -> &AdapterSummary {
         &self.info
+    }
+
+    /// This device, as the backend that ran a result, with the points in `chunks` chunks.
+    pub(crate) fn used(&self, chunks: usize) -> crate::backend::BackendUsed {
+        crate::backend::BackendUsed {
+            kind: crate::backend::BackendKind::Gpu,
+            adapter: Some(self.info.clone()),
+            chunks,
+        }
     }
 
     /// Fails with the first device fault recorded since the last check.

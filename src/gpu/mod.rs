@@ -1,10 +1,13 @@
-//! The wgpu backend: device setup (`context.rs`), the `#[repr(C)]` twins of the WGSL structs
-//! (`types.rs`), the pipelines (`pipelines.rs`) and the per-image buffers with chunking
+//! The wgpu backend: device setup and adapter listing (`context.rs`), everything shared with the
+//! shaders (`layout.rs`), the pipelines (`pipelines.rs`) and the per-image buffers with chunking
 //! (`backend.rs`).
 
-pub mod backend;
-pub mod context;
-pub mod pipelines;
-pub mod types;
+mod backend;
+mod context;
+pub(crate) mod layout;
+mod pipelines;
+#[cfg(test)]
+mod tests;
 
-pub use context::{list_adapters, AdapterSummary, GpuContext};
+pub(crate) use backend::GpuBackend;
+pub use context::{list_adapters, GpuContext};

@@ -1,35 +1,74 @@
-//! Shader modules and compute pipelines, built once per device.
+//! Shader modules and compute pipelines, built once per device from the kernel table below: each
+//! kernel's WGSL is the generated constants ([`layout::wgsl_prelude`]), `shaders/common.wgsl`
+//! and the kernel's own file; its bind group layout comes from its slot table in
+//! [`layout`], and [`Pipelines::bind`] fills a bind group by slot name.
 
+use super::layout::{self, Access, Slot};
+use crate::error::{Error, Result};
 use std::borrow::Cow;
 
-/// `shaders/common.wgsl` followed by `shaders/assign.wgsl`.
-pub const ASSIGN_WGSL: &str = concat!(
-    include_str!("../../shaders/common.wgsl"),
-    "\n",
-    include_str!("../../shaders/assign.wgsl")
-);
-/// `shaders/common.wgsl` followed by `shaders/remap.wgsl`.
-pub const REMAP_WGSL: &str = concat!(
-    include_str!("../../shaders/common.wgsl"),
-    "\n",
-    include_str!("../../shaders/remap.wgsl")
-);
-
-/// The compute pipelines, one field per shader, named like the shader file.
-pub struct Pipelines {
-    /// `shaders/assign.wgsl`, entry point `assign`.
-    pub assign: wgpu::ComputePipeline,
-    /// Bind group layout of `assign`.
-    pub assign_layout: wgpu::BindGroupLayout,
-    /// `shaders/remap.wgsl`, entry point `remap`.
-    pub remap: wgpu::ComputePipeline,
-    /// Bind group layout of `remap`.
-    pub remap_layout: wgpu::BindGroupLayout,
+/// One compute kernel: its entry point (also its file name), its own WGSL and its bindings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Kernel {
+    /// Entry point, and `shaders/NAME.wgsl`.
+    pub name: &'static str,
+    /// The kernel's own file.
+    pub source: &'static str,
+    /// Its binding slots.
+    pub slots: &'static [Slot],
 }
 
-fn entry(binding: u32, ty: wgpu::BufferBindingType) -> wgpu::BindGroupLayoutEntry {
+const COMMON_WGSL: &str = include_str!("../../shaders/common.wgsl");
+
+/// `shaders/assign.wgsl`: one Lloyd iteration's assignment and per-cluster sums.
+pub(crate) const ASSIGN: Kernel = Kernel {
+    name: "assign",
+    source: include_str!("../../shaders/assign.wgsl"),
+    slots: &layout::ASSIGN_SLOTS,
+};
+
+/// `shaders/remap.wgsl`: the nearest palette entry per point.
+pub(crate) const REMAP: Kernel = Kernel {
+    name: "remap",
+    source: include_str!("../../shaders/remap.wgsl"),
+    slots: &layout::REMAP_SLOTS,
+};
+
+/// Every kernel (the tests walk this list).
+#[cfg(test)]
+pub(crate) const KERNELS: [Kernel; 2] = [ASSIGN, REMAP];
+
+impl Kernel {
+    /// The WGSL the device compiles: generated constants, `common.wgsl`, then the kernel.
+    pub fn wgsl(&self) -> String {
+        format!("{}\n{COMMON_WGSL}\n{}", layout::wgsl_prelude(), self.source)
+    }
+}
+
+/// A compiled kernel and its bind group layout.
+pub(crate) struct Pipeline {
+    kernel: Kernel,
+    /// The compute pipeline.
+    pub pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+}
+
+/// The compute pipelines, one per kernel, named like the shader files.
+pub(crate) struct Pipelines {
+    /// `shaders/assign.wgsl`.
+    pub assign: Pipeline,
+    /// `shaders/remap.wgsl`.
+    pub remap: Pipeline,
+}
+
+fn layout_entry(s: &Slot) -> wgpu::BindGroupLayoutEntry {
+    let ty = match s.access {
+        Access::Uniform => wgpu::BufferBindingType::Uniform,
+        Access::Read => wgpu::BufferBindingType::Storage { read_only: true },
+        Access::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+    };
     wgpu::BindGroupLayoutEntry {
-        binding,
+        binding: s.binding,
         visibility: wgpu::ShaderStages::COMPUTE,
         ty: wgpu::BindingType::Buffer {
             ty,
@@ -40,75 +79,78 @@ fn entry(binding: u32, ty: wgpu::BufferBindingType) -> wgpu::BindGroupLayoutEntr
     }
 }
 
-const UNIFORM: wgpu::BufferBindingType = wgpu::BufferBindingType::Uniform;
-const READ: wgpu::BufferBindingType = wgpu::BufferBindingType::Storage { read_only: true };
-const WRITE: wgpu::BufferBindingType = wgpu::BufferBindingType::Storage { read_only: false };
+impl Pipeline {
+    fn new(device: &wgpu::Device, kernel: Kernel) -> Self {
+        let name = kernel.name;
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(name),
+            source: wgpu::ShaderSource::Wgsl(Cow::Owned(kernel.wgsl())),
+        });
+        let entries: Vec<_> = kernel.slots.iter().map(layout_entry).collect();
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(name),
+            entries: &entries,
+        });
+        let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(name),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(name),
+            layout: Some(&pl),
+            module: &module,
+            entry_point: Some(name),
+            // The kernels clear the workgroup memory they read themselves.
+            compilation_options: wgpu::PipelineCompilationOptions {
+                zero_initialize_workgroup_memory: false,
+                ..Default::default()
+            },
+            cache: None,
+        });
+        Pipeline {
+            kernel,
+            pipeline,
+            layout,
+        }
+    }
 
-fn pipeline(
-    device: &wgpu::Device,
-    name: &str,
-    source: &str,
-    entries: &[wgpu::BindGroupLayoutEntry],
-) -> (wgpu::ComputePipeline, wgpu::BindGroupLayout) {
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some(name),
-        source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(source)),
-    });
-    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label: Some(name),
-        entries,
-    });
-    let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-        label: Some(name),
-        bind_group_layouts: &[Some(&layout)],
-        immediate_size: 0,
-    });
-    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some(name),
-        layout: Some(&pl),
-        module: &module,
-        entry_point: Some(name),
-        // The kernels clear the workgroup memory they read themselves.
-        compilation_options: wgpu::PipelineCompilationOptions {
-            zero_initialize_workgroup_memory: false,
-            ..Default::default()
-        },
-        cache: None,
-    });
-    (pipeline, layout)
+    /// A bind group with `buffers` bound by slot name; every slot must be given exactly once.
+    pub fn bind(&self, device: &wgpu::Device, buffers: &[(&str, &wgpu::Buffer)]) -> Result<wgpu::BindGroup> {
+        let slots = self.kernel.slots;
+        let mut entries = Vec::with_capacity(slots.len());
+        for s in slots {
+            let mut given = buffers.iter().filter(|(n, _)| *n == s.name);
+            match (given.next(), given.next()) {
+                (Some((_, b)), None) => entries.push(wgpu::BindGroupEntry {
+                    binding: s.binding,
+                    resource: b.as_entire_binding(),
+                }),
+                _ => {
+                    return Err(Error::Gpu(format!(
+                        "{}: slot '{}' must be bound exactly once",
+                        self.kernel.name, s.name
+                    )))
+                }
+            }
+        }
+        if let Some((n, _)) = buffers.iter().find(|(n, _)| !slots.iter().any(|s| s.name == *n)) {
+            return Err(Error::Gpu(format!("{}: no slot named '{n}'", self.kernel.name)));
+        }
+        Ok(device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(self.kernel.name),
+            layout: &self.layout,
+            entries: &entries,
+        }))
+    }
 }
 
 impl Pipelines {
-    /// Compiles both kernels. Errors surface through the device's error scope (see `context.rs`).
+    /// Compiles every kernel. Errors surface through the device's error scope (see `context.rs`).
     pub fn new(device: &wgpu::Device) -> Self {
-        let (assign, assign_layout) = pipeline(
-            device,
-            "assign",
-            ASSIGN_WGSL,
-            &[
-                entry(0, UNIFORM),
-                entry(1, UNIFORM),
-                entry(2, READ),
-                entry(3, READ),
-                entry(4, WRITE),
-            ],
-        );
-        let (remap, remap_layout) = pipeline(
-            device,
-            "remap",
-            REMAP_WGSL,
-            &[
-                entry(0, UNIFORM),
-                entry(1, UNIFORM),
-                entry(2, READ),
-                entry(3, WRITE),
-            ],
-        );
         Pipelines {
-            assign,
-            assign_layout,
-            remap,
-            remap_layout,
+            assign: Pipeline::new(device, ASSIGN),
+            remap: Pipeline::new(device, REMAP),
         }
     }
 }

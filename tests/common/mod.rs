@@ -109,3 +109,25 @@ pub fn fixture_copy(dir: &std::path::Path, name: &str) -> String {
     .unwrap();
     dst.to_str().unwrap().to_string()
 }
+
+/// Oklab (L, a, b) of an sRGB color (Björn Ottosson's matrices), written here independently of
+/// the library's.
+pub fn oklab(c: [u8; 4]) -> [f64; 3] {
+    let lin = |v: u8| {
+        let c = v as f64 / 255.0;
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let (r, g, b) = (lin(c[0]), lin(c[1]), lin(c[2]));
+    let l = (0.4122214708 * r + 0.5363325363 * g + 0.0514459929 * b).cbrt();
+    let m = (0.2119034982 * r + 0.6806995451 * g + 0.1073969566 * b).cbrt();
+    let s = (0.0883024619 * r + 0.2817188376 * g + 0.6299787005 * b).cbrt();
+    [
+        0.2104542553 * l + 0.7936177850 * m - 0.0040720468 * s,
+        1.9779984951 * l - 2.4285922050 * m + 0.4505937099 * s,
+        0.0259040371 * l + 0.7827717662 * m - 0.8086757660 * s,
+    ]
+}

@@ -2,10 +2,13 @@
 //!
 //! - PNG: color type 3 (indexed) at the smallest bit depth that holds the palette (1, 2, 4 or 8
 //!   bits), a tRNS chunk only when some entry is not opaque (cut after the last such entry), no
-//!   row filter (filters rarely help palette indices), deflated on every core (see `pngw`).
+//!   row filter (filters rarely help palette indices), deflated on every core (see
+//!   `indexed_png.rs`).
 //! - GIF: one frame with a global palette. GIF transparency is on/off, so entries with alpha
 //!   below 128 become the single transparent index and others are shown opaque.
 //! - JPEG: the palette colors at the given quality (1..=100); alpha is dropped.
+
+mod indexed_png;
 
 use crate::error::{Error, Result};
 use crate::Quantized;
@@ -53,7 +56,7 @@ pub struct EncodeOptions {
     /// JPEG quality, 1..=100.
     pub quality: u8,
     /// PNG deflate level, 1 (fastest) to 9 (smallest); None picks by palette size
-    /// ([`crate::pngw::default_level`]).
+    /// ([`default_png_level`]).
     pub png_level: Option<u8>,
 }
 
@@ -89,14 +92,25 @@ fn enc_err(e: impl std::fmt::Display) -> Error {
     Error::Encode(e.to_string())
 }
 
+/// The PNG deflate level used when none is given: 9 for palettes of 16 colors or fewer (4-bit
+/// data, half the bytes, so the strongest level stays cheap), 7 above (level 8 and 9 cost several
+/// times the time for 2-4% on 8-bit data). See BENCHMARKS.md for the measurements.
+pub fn default_png_level(colors: usize) -> u8 {
+    if colors <= 16 {
+        9
+    } else {
+        7
+    }
+}
+
 fn png(q: &Quantized, level: Option<u8>) -> Result<Vec<u8>> {
-    let level = level.unwrap_or_else(|| crate::pngw::default_level(q.palette.len()));
+    let level = level.unwrap_or_else(|| default_png_level(q.palette.len()));
     let plte: Vec<u8> = q.palette.iter().flat_map(|c| [c[0], c[1], c[2]]).collect();
     let trns: Vec<u8> = match q.palette.iter().rposition(|c| c[3] != 255) {
         Some(last) => q.palette[..=last].iter().map(|c| c[3]).collect(),
         None => Vec::new(),
     };
-    crate::pngw::write(&crate::pngw::Indexed {
+    indexed_png::write(&indexed_png::Indexed {
         width: q.width,
         height: q.height,
         depth: bit_depth(q.palette.len()),

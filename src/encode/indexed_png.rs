@@ -13,19 +13,8 @@ use rayon::prelude::*;
 /// Smallest band, in bytes of filtered rows: below this the lost ratio outweighs the speed.
 const MIN_BAND: usize = 2 << 20;
 
-/// The deflate level used when none is given: 9 for palettes of 16 colors or fewer (4-bit data,
-/// half the bytes, so the strongest level stays cheap), 7 above (level 8 and 9 cost several
-/// times the time for 2-4% on 8-bit data). See BENCHMARKS.md for the measurements.
-pub fn default_level(colors: usize) -> u8 {
-    if colors <= 16 {
-        9
-    } else {
-        7
-    }
-}
-
 /// An indexed image ready to be written.
-pub struct Indexed<'a> {
+pub(crate) struct Indexed<'a> {
     /// Width in pixels.
     pub width: u32,
     /// Height in pixels.
@@ -108,7 +97,7 @@ fn adler32_combine(a: u32, b: u32, len_b: u64) -> u32 {
 }
 
 /// Encodes the image as PNG bytes.
-pub fn write(img: &Indexed<'_>) -> Result<Vec<u8>> {
+pub(crate) fn write(img: &Indexed<'_>) -> Result<Vec<u8>> {
     let (w, h) = (img.width as usize, img.height as usize);
     let row_bytes = 1 + (w * img.depth as usize).div_ceil(8);
     let by_size = (MIN_BAND / row_bytes).max(1);

@@ -1,0 +1,146 @@
+//! The stages a backend implements, and the plain values that cross between the host and a
+//! backend.
+//!
+//! | stage | GPU kernel | CPU twin (reads like the kernel) | what the CPU backend runs |
+//! |---|---|---|---|
+//! | assign + per-cluster sums | `shaders/assign.wgsl` | `src/cpu/assign.rs` with `cpu::Brute` | the same twin with [`crate::grid::Neighbors`] as its search |
+//! | remap (nearest palette entry per unique color) | `shaders/remap.wgsl` | `src/cpu/remap.rs` with `cpu::Brute` | the same twin with [`crate::grid::Neighbors`] |
+//!
+//! Everything else (seeding, the division of the sums, refills, convergence, dithering, palette
+//! order) runs once on the host for both backends, so the backend cannot change the result.
+
+use crate::error::{Error, Result};
+use crate::grid::Point;
+use crate::options::MAX_COLORS;
+
+/// Integer sums for one cluster: what the assign stage returns per centroid.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ClusterSum {
+    /// Total weight (pixels) assigned.
+    pub count: u64,
+    /// Weighted coordinate sums.
+    pub sum: [u64; 4],
+    /// Weighted squared distance to the centroid, in grid units squared.
+    pub sse: u64,
+}
+
+impl ClusterSum {
+    /// Adds one point of weight `w` at squared distance `d` from the centroid.
+    #[inline]
+    pub fn add_point(&mut self, w: u32, p: Point, d: u32) {
+        let w = w as u64;
+        self.count += w;
+        for (s, &x) in self.sum.iter_mut().zip(&p.0) {
+            *s += w * x as u64;
+        }
+        self.sse += w * d as u64;
+    }
+
+    /// Adds another partial sum.
+    pub fn add(&mut self, o: &ClusterSum) {
+        self.count += o.count;
+        for (s, x) in self.sum.iter_mut().zip(&o.sum) {
+            *s += x;
+        }
+        self.sse += o.sse;
+    }
+
+    /// Adds the per-cluster sums `b` into `a` (joining two tiles' partial sums).
+    pub fn add_all(mut a: Vec<ClusterSum>, b: Vec<ClusterSum>) -> Vec<ClusterSum> {
+        for (x, y) in a.iter_mut().zip(&b) {
+            x.add(y);
+        }
+        a
+    }
+}
+
+/// The stages a backend implements over one image's unique colors (its points and weights,
+/// given when the backend is built). The Lloyd loop around them is written once, in
+/// [`crate::cluster`].
+pub(crate) trait Backend {
+    /// The assign stage: every point to its nearest centroid (ties to the lower index), and the
+    /// integer sums per cluster.
+    fn assign(&mut self, centroids: &[Point]) -> Result<Vec<ClusterSum>>;
+    /// The remap stage: the index of the nearest palette entry for every point.
+    fn remap(&mut self, palette: &[Point]) -> Result<Vec<u8>>;
+}
+
+/// The check both backends make on centroids (or palette entries) before a stage: 1 to 256.
+pub(crate) fn check_centroids(c: &[Point]) -> Result<()> {
+    if c.is_empty() || c.len() > MAX_COLORS as usize {
+        return Err(Error::invalid(
+            "number of centroids",
+            c.len(),
+            "an integer from 1 to 256",
+        ));
+    }
+    Ok(())
+}
+
+/// Which kind of backend ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// The CPU reference backend.
+    Cpu,
+    /// A wgpu adapter.
+    Gpu,
+}
+
+/// The backend that produced a result.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BackendUsed {
+    /// CPU or GPU.
+    pub kind: BackendKind,
+    /// The adapter, when the GPU ran.
+    pub adapter: Option<AdapterSummary>,
+    /// Number of chunks the GPU split the points into (1 on the CPU, 0 when nothing was
+    /// clustered because the image had at most K colors).
+    pub chunks: usize,
+}
+
+impl BackendUsed {
+    /// The CPU backend.
+    pub(crate) fn cpu() -> Self {
+        BackendUsed {
+            kind: BackendKind::Cpu,
+            adapter: None,
+            chunks: 1,
+        }
+    }
+}
+
+impl std::fmt::Display for BackendUsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.adapter {
+            Some(a) => write!(f, "gpu: {a}"),
+            None => write!(f, "cpu: {} threads", rayon::current_num_threads()),
+        }
+    }
+}
+
+/// What a caller may want to know about an adapter.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AdapterSummary {
+    /// The adapter's name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)".
+    pub name: String,
+    /// The graphics API: "Vulkan", "Gl", "Metal" or "Dx12".
+    pub backend: String,
+    /// "DiscreteGpu", "IntegratedGpu", "VirtualGpu", "Cpu" (a software rasterizer) or "Other".
+    pub device_type: String,
+    /// Driver name and version, where the driver reports them.
+    pub driver: String,
+}
+
+impl AdapterSummary {
+    /// True for a software rasterizer such as lavapipe or llvmpipe.
+    pub fn is_software(&self) -> bool {
+        self.device_type == "Cpu"
+    }
+}
+
+impl std::fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}, {})", self.name, self.backend, self.device_type)
+    }
+}

@@ -1,0 +1,77 @@
+//! Finding the inputs: files as given, folders walked under `--recursive`, and reading one input
+//! (a file, or standard input for `-`).
+
+use super::args::QuantizeArgs;
+use anyhow::{bail, Context, Result};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Reads a whole input: a file, or standard input for `-`.
+pub fn read_input(input: &str) -> Result<Vec<u8>> {
+    if input == "-" {
+        let mut b = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut b)
+            .context("reading standard input")?;
+        return Ok(b);
+    }
+    let meta = std::fs::metadata(input).map_err(anyhow::Error::from)?;
+    if meta.is_dir() {
+        bail!("is a directory, not an image (use --recursive to process the images inside)");
+    }
+    Ok(std::fs::read(input)?)
+}
+
+const IMAGE_EXTENSIONS: [&str; 9] = ["jpg", "jpeg", "png", "webp", "tif", "tiff", "bmp", "gif", "jfif"];
+
+/// True for names this tool writes itself (`NAME-kK.ext`), which a recursive walk skips.
+fn is_own_output(path: &Path) -> bool {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    stem.rsplit_once("-k")
+        .is_some_and(|(_, k)| !k.is_empty() && k.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+            && !is_own_output(&p)
+        {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// The inputs, with folders expanded (sorted) under --recursive; a folder that cannot be read,
+/// or holds no image, is an input that has already failed.
+pub fn expand_inputs(args: &QuantizeArgs) -> Vec<(String, Option<anyhow::Error>)> {
+    let mut out = Vec::new();
+    for input in &args.inputs {
+        if args.recursive && input != "-" && Path::new(input).is_dir() {
+            let mut files = Vec::new();
+            match walk(Path::new(input), &mut files) {
+                Ok(()) if files.is_empty() => {
+                    out.push((input.clone(), Some(anyhow::anyhow!("no images found"))))
+                }
+                Ok(()) => out.extend(
+                    files
+                        .into_iter()
+                        .map(|p| (p.to_string_lossy().into_owned(), None)),
+                ),
+                Err(e) => out.push((input.clone(), Some(e.into()))),
+            }
+        } else {
+            out.push((input.clone(), None));
+        }
+    }
+    out
+}

@@ -1,0 +1,139 @@
+//! The remap stage, on the host: from one palette entry per unique color (the backend's remap
+//! kernel, see [`crate::cluster`]) to one palette index per pixel, optionally dithered
+//! ([`crate::dither`]), with the palette in its final order and the error measured.
+//!
+//! The palette is sorted by population, most used first, ties by ascending packed value
+//! `r | g << 8 | b << 16 | a << 24`; entries no pixel uses are dropped.
+
+use crate::dither;
+use crate::grid::Point;
+use crate::histogram::Histogram;
+use rayon::prelude::*;
+
+/// The finished mapping of an image onto its palette.
+pub(crate) struct Mapped {
+    /// The palette, in its final order.
+    pub palette: Vec<[u8; 4]>,
+    /// Pixels using each entry.
+    pub counts: Vec<u64>,
+    /// One palette index per pixel.
+    pub indices: Vec<u8>,
+    /// Squared RGB error over all pixels, in 8-bit levels².
+    pub sse: u64,
+}
+
+/// The image the remap works on.
+pub(crate) struct Source<'a> {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// The pixels.
+    pub pixels: &'a [[u8; 4]],
+    /// Their unique colors.
+    pub hist: &'a Histogram,
+    /// Each unique color's point in the clustering space.
+    pub points: &'a [Point],
+}
+
+/// Maps every pixel. `labels[i]` is unique color `i`'s entry in `palette`, and `palette_points`
+/// are the entries as points in the clustering space (dithering measures there). With
+/// `dither > 0` the pixels are diffused; otherwise every pixel of a color gets that color's label.
+pub(crate) fn map(
+    src: &Source<'_>,
+    palette: &[[u8; 4]],
+    palette_points: &[Point],
+    labels: &[u8],
+    dither: f32,
+) -> Mapped {
+    let mut counts = vec![0u64; palette.len()];
+    let (indices, sse) = if dither > 0.0 {
+        let start = expand(src.hist, src.pixels, labels);
+        let d = dither::floyd_steinberg(
+            src.width,
+            src.height,
+            |i| src.points[src.hist.index_of(src.pixels[i])],
+            &start,
+            palette_points,
+            dither,
+        );
+        d.iter().for_each(|&l| counts[l as usize] += 1);
+        let sse = src
+            .pixels
+            .par_iter()
+            .zip(&d)
+            .map(|(c, &l)| rgb_error(*c, palette[l as usize]))
+            .sum();
+        (d, sse)
+    } else {
+        // Every pixel of a color gets the same entry: count and sum the error per color.
+        let mut sse = 0u64;
+        for ((&l, &w), &c) in labels.iter().zip(&src.hist.counts).zip(&src.hist.colors) {
+            counts[l as usize] += w as u64;
+            sse += w as u64 * rgb_error(c, palette[l as usize]);
+        }
+        (expand(src.hist, src.pixels, labels), sse)
+    };
+    let (palette, counts, map) = order_palette(palette, &counts);
+    let mut indices = indices;
+    indices.par_iter_mut().for_each(|i| *i = map[*i as usize]);
+    Mapped {
+        palette,
+        counts,
+        indices,
+        sse,
+    }
+}
+
+/// One label per pixel from one label per unique color.
+fn expand(hist: &Histogram, pixels: &[[u8; 4]], labels: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; pixels.len()];
+    out.par_chunks_mut(1 << 16)
+        .zip(pixels.par_chunks(1 << 16))
+        .for_each(|(o, p)| {
+            for (o, &p) in o.iter_mut().zip(p) {
+                *o = labels[hist.index_of(p)];
+            }
+        });
+    out
+}
+
+/// Squared RGB error between two colors.
+fn rgb_error(a: [u8; 4], b: [u8; 4]) -> u64 {
+    (0..3).map(|i| (a[i] as i64 - b[i] as i64).pow(2) as u64).sum()
+}
+
+/// Sorts the palette by population (then by packed color) and drops unused entries. Returns the
+/// palette, the counts and the map from old to new index.
+fn order_palette(palette: &[[u8; 4]], counts: &[u64]) -> (Vec<[u8; 4]>, Vec<u64>, Vec<u8>) {
+    let mut order: Vec<usize> = (0..palette.len()).filter(|&i| counts[i] > 0).collect();
+    order.sort_by(|&a, &b| {
+        counts[b]
+            .cmp(&counts[a])
+            .then(u32::from_le_bytes(palette[a]).cmp(&u32::from_le_bytes(palette[b])))
+    });
+    let mut map = vec![0u8; palette.len()];
+    for (new, &old) in order.iter().enumerate() {
+        map[old] = new as u8;
+    }
+    (
+        order.iter().map(|&i| palette[i]).collect(),
+        order.iter().map(|&i| counts[i]).collect(),
+        map,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn palette_order_is_by_population_then_packed_value_and_drops_unused_entries() {
+        let palette = [[9, 0, 0, 255], [1, 0, 0, 255], [5, 5, 5, 255], [2, 0, 0, 255]];
+        let counts = [3, 7, 0, 7];
+        let (p, c, map) = order_palette(&palette, &counts);
+        assert_eq!(p, vec![[1, 0, 0, 255], [2, 0, 0, 255], [9, 0, 0, 255]]);
+        assert_eq!(c, vec![7, 7, 3]);
+        assert_eq!((map[0], map[1], map[3]), (2, 0, 1));
+    }
+}
