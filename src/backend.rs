@@ -97,6 +97,9 @@ pub struct BackendUsed {
     /// Number of chunks the GPU split the points into (1 on the CPU, 0 when nothing was
     /// clustered because the image had at most K colors).
     pub chunks: usize,
+    /// The stages that ran on the GPU: "histogram", "kmeans" (the Lloyd loop and the remap of
+    /// the unique colors) and "indices" (one palette index per pixel). Empty on the CPU.
+    pub gpu_stages: Vec<&'static str>,
 }
 
 impl BackendUsed {
@@ -106,6 +109,7 @@ impl BackendUsed {
             kind: BackendKind::Cpu,
             adapter: None,
             chunks: 1,
+            gpu_stages: Vec::new(),
         }
     }
 }
@@ -130,6 +134,10 @@ pub struct AdapterSummary {
     pub device_type: String,
     /// Driver name and version, where the driver reports them.
     pub driver: String,
+    /// Whether the engine can run on this adapter.
+    pub usable: bool,
+    /// Why not, when it cannot: a missing capability or limit, or the error opening it gave.
+    pub reason: Option<String>,
 }
 
 impl AdapterSummary {

@@ -17,7 +17,7 @@ use crate::cpu::CpuBackend;
 use crate::error::Result;
 use crate::gpu::{GpuBackend, GpuContext};
 use crate::grid::{nearest, round_div, Point, GRID_SCALE};
-use crate::options::{BackendChoice, Options};
+use crate::options::Options;
 use crate::quantized::Timings;
 use crate::space::ColorSpace;
 use std::time::Instant;
@@ -62,22 +62,27 @@ pub(crate) struct Step {
 
 /// The stage for an image with at most K colors: its own colors are the palette, on every
 /// backend, and nothing is clustered.
-pub(crate) fn exact(colors: &[[u8; 4]], gpu: Option<&GpuContext>) -> Clustered {
+pub(crate) fn exact(colors: &[[u8; 4]]) -> Clustered {
     Clustered {
         palette: colors.to_vec(),
         labels: (0..colors.len()).map(|i| i as u8).collect(),
         iterations: 0,
         converged: true,
         sse: Vec::new(),
-        backend: gpu.map_or_else(BackendUsed::cpu, |g| g.used(0)),
+        backend: BackendUsed {
+            chunks: 0,
+            ..BackendUsed::cpu()
+        },
         warnings: Vec::new(),
     }
 }
 
-/// Runs the stage on the GPU when `gpu` is given (falling back to the CPU under `auto`), else on
-/// the CPU, from the initial centroids `init`. Records the `setup`, `kmeans` and `remap` times.
+/// Runs the stage on the GPU when `gpu` is given (falling back to the CPU when it fails and
+/// `fall_back` allows), else on the CPU, from the initial centroids `init`. Records the `setup`,
+/// `kmeans` and `remap` times.
 pub(crate) fn cluster(
     gpu: Option<&GpuContext>,
+    fall_back: bool,
     problem: &Problem<'_>,
     init: &[Point],
     opts: &Options,
@@ -98,7 +103,7 @@ pub(crate) fn cluster(
                 c.backend = ctx.used(chunks);
                 return Ok(c);
             }
-            Err(e) if opts.backend == BackendChoice::Auto => {
+            Err(e) if fall_back => {
                 warnings.push(format!("{e}; falling back to the CPU"));
             }
             Err(e) => return Err(e),

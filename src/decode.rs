@@ -135,3 +135,14 @@ pub fn decode(bytes: &[u8], hint: Option<&str>, max_pixels: u64) -> Result<Decod
         color,
     })
 }
+
+/// The dimensions in a file's header, read without decoding the image; None when the file
+/// cannot be read or its format is not recognised (decoding it will say why).
+pub fn peek_dimensions(path: &std::path::Path) -> Option<(u32, u32)> {
+    ImageReader::open(path)
+        .ok()?
+        .with_guessed_format()
+        .ok()?
+        .into_dimensions()
+        .ok()
+}

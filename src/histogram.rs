@@ -5,21 +5,30 @@
 //! Colors are listed in ascending order of their packed value (`r | g << 8 | b << 16 | a << 24`),
 //! so the list, and everything computed from it, is deterministic. Fully transparent pixels
 //! (alpha 0) all count as one color, `[0, 0, 0, 0]`.
+//!
+//! Opaque images: a count table over the 2^24 RGB values, then compaction in key order; on the
+//! GPU by `shaders/histogram.wgsl`, on the CPU by its twin `src/cpu/histogram.rs` (counting
+//! partitioned by the blue byte, compaction in parallel over fixed blocks). Both give the same
+//! list. Images with alpha: a parallel sort of the packed colors, on the CPU.
 
+use crate::cpu::histogram as twin;
+use crate::gpu::layout::TABLE_LEN;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use std::sync::OnceLock;
 
 /// The distinct colors of an image with their pixel counts.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Histogram {
     /// Distinct colors, ascending by packed value.
     pub colors: Vec<[u8; 4]>,
     /// `counts[i]` pixels have color `colors[i]`.
     pub counts: Vec<u32>,
-    lookup: Lookup,
+    /// From a pixel to its color's index; built on first use when the GPU made the list.
+    lookup: OnceLock<Lookup>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum Lookup {
     /// Every pixel is opaque: a direct table indexed by the 24-bit RGB value.
     Rgb(Vec<u32>),
@@ -27,8 +36,7 @@ enum Lookup {
     Map(FxHashMap<u32, u32>),
 }
 
-const RGB_TABLE: usize = 1 << 24;
-
+/// The packed value of a color, with every fully transparent color as 0.
 fn key(c: [u8; 4]) -> u32 {
     if c[3] == 0 {
         0
@@ -38,36 +46,31 @@ fn key(c: [u8; 4]) -> u32 {
 }
 
 impl Histogram {
-    /// Counts the colors of `pixels`. The caller guarantees fewer than 2^32 pixels.
+    /// Counts the colors of `pixels` on the CPU. The caller guarantees fewer than 2^32 pixels.
     pub fn new(pixels: &[[u8; 4]]) -> Self {
-        if pixels.par_iter().all(|p| p[3] == 255) {
-            Self::opaque(pixels)
-        } else {
-            Self::with_alpha(pixels)
+        match twin::opaque(pixels) {
+            Some((table, summary)) => Self::from_table(table, &summary),
+            None => Self::with_alpha(pixels),
         }
     }
 
-    fn opaque(pixels: &[[u8; 4]]) -> Self {
-        let mut table = vec![0u32; RGB_TABLE];
-        for p in pixels {
-            let i = u32::from_le_bytes([p[0], p[1], p[2], 0]) as usize;
-            table[i] += 1;
-        }
-        let mut colors = Vec::new();
-        let mut counts = Vec::new();
-        for (rgb, slot) in table.iter_mut().enumerate() {
-            if *slot != 0 {
-                counts.push(*slot);
-                let [r, g, b, _] = (rgb as u32).to_le_bytes();
-                colors.push([r, g, b, 255]);
-                // The table now maps a color to its index in `colors`.
-                *slot = colors.len() as u32 - 1;
-            }
-        }
+    /// The histogram of an opaque image from its (key, count) list, as the GPU returns it; the
+    /// lookup table is built if a CPU stage needs it.
+    pub fn from_summary(summary: &[(u32, u32)]) -> Self {
+        let (colors, counts) = split(summary);
         Histogram {
             colors,
             counts,
-            lookup: Lookup::Rgb(table),
+            lookup: OnceLock::new(),
+        }
+    }
+
+    fn from_table(table: Vec<u32>, summary: &[(u32, u32)]) -> Self {
+        let (colors, counts) = split(summary);
+        Histogram {
+            colors,
+            counts,
+            lookup: OnceLock::from(Lookup::Rgb(table)),
         }
     }
 
@@ -93,7 +96,7 @@ impl Histogram {
         Histogram {
             colors,
             counts,
-            lookup: Lookup::Map(map),
+            lookup: OnceLock::from(Lookup::Map(map)),
         }
     }
 
@@ -102,12 +105,43 @@ impl Histogram {
         self.colors.len()
     }
 
+    fn lookup(&self) -> &Lookup {
+        self.lookup.get_or_init(|| {
+            // Only opaque images come from the GPU.
+            let mut table = vec![0u32; TABLE_LEN as usize];
+            for (i, &c) in self.colors.iter().enumerate() {
+                table[twin::key(c)] = i as u32;
+            }
+            Lookup::Rgb(table)
+        })
+    }
+
+    /// The table from a pixel's 24-bit color to its color's index, for an opaque image.
+    pub fn rgb_table(&self) -> Option<&[u32]> {
+        match self.lookup() {
+            Lookup::Rgb(t) => Some(t),
+            Lookup::Map(_) => None,
+        }
+    }
+
     /// Index in [`Histogram::colors`] of a pixel's color. The pixel must come from the image the
     /// histogram was built from.
+    #[inline]
     pub fn index_of(&self, p: [u8; 4]) -> usize {
-        match &self.lookup {
-            Lookup::Rgb(table) => table[u32::from_le_bytes([p[0], p[1], p[2], 0]) as usize] as usize,
+        match self.lookup() {
+            Lookup::Rgb(table) => table[twin::key(p)] as usize,
             Lookup::Map(map) => map.get(&key(p)).copied().unwrap_or(0) as usize,
         }
     }
+}
+
+/// Colors (opaque) and counts from a (24-bit key, count) list.
+fn split(summary: &[(u32, u32)]) -> (Vec<[u8; 4]>, Vec<u32>) {
+    summary
+        .iter()
+        .map(|&(k, n)| {
+            let [r, g, b, _] = k.to_le_bytes();
+            ([r, g, b, 255], n)
+        })
+        .unzip()
 }

@@ -60,6 +60,7 @@ mod image;
 mod options;
 pub mod palette;
 pub mod plot;
+pub mod policy;
 mod quantized;
 mod quantizer;
 mod remap;

@@ -7,6 +7,8 @@ use std::time::Duration;
 /// Time spent in each stage.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct Timings {
+    /// Waiting for the device to finish opening (only `BackendChoice::Gpu` waits).
+    pub device: Duration,
     /// Counting unique colors.
     pub histogram: Duration,
     /// Choosing the initial centroids.

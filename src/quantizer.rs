@@ -2,22 +2,23 @@
 //!
 //! Each stage is its own module with a plain value in and out:
 //! [`Histogram`] → [`crate::seed`] → [`crate::cluster`] → [`crate::remap`]. This module only
-//! calls them in order, times them and reports progress. Decoding and encoding are the caller's
-//! ([`crate::decode`], [`crate::encode`]).
+//! calls them in order, asks [`crate::policy`] where each may run, times them and reports
+//! progress. Decoding and encoding are the caller's ([`crate::decode`], [`crate::encode`]).
 
-use crate::backend::AdapterSummary;
+use crate::backend::{AdapterSummary, BackendKind, BackendUsed};
 use crate::cluster::{self, Clustered, Problem};
 use crate::error::{Error, Result};
-use crate::gpu::GpuContext;
+use crate::gpu::{can_count, GpuContext, GpuPixels};
 use crate::grid::{Point, GRID_SCALE};
 use crate::histogram::Histogram;
 use crate::image::ImageRef;
-use crate::options::{BackendChoice, Init, Options, MAX_COLORS};
+use crate::options::{Init, Options, MAX_COLORS};
+use crate::policy::{Devices, Stage};
 use crate::quantized::{Progress, Quantized, Timings};
 use crate::remap::{self, Mapped, Source};
 use crate::seed;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Quantizes with a fresh backend chosen by `opts.backend()`. To process many images on one
 /// device, build a [`Quantizer`] once instead.
@@ -31,7 +32,12 @@ pub struct Prepared<'a> {
     image: ImageRef<'a>,
     hist: Histogram,
     points: Vec<Point>,
-    histogram_time: std::time::Duration,
+    /// The pixels and count table on the GPU, when the histogram ran there.
+    gpu: Option<GpuPixels>,
+    /// Histogram time, time spent waiting for the device, and warnings so far.
+    histogram_time: Duration,
+    waited: Duration,
+    warnings: Vec<String>,
 }
 
 impl Prepared<'_> {
@@ -70,41 +76,46 @@ fn with_reserved(reserve: bool, mut palette: Vec<[u8; 4]>, labels: Vec<u8>) -> (
     (palette, labels)
 }
 
-/// A quantizer holding its options and, when the GPU is used, an open device.
+/// A quantizer holding its options and, when a GPU may be used, the device (opened on its own
+/// thread, see [`crate::policy`]).
 pub struct Quantizer {
     opts: Options,
-    gpu: Option<Arc<GpuContext>>,
-    warnings: Vec<String>,
+    devices: Devices,
 }
 
 impl Quantizer {
-    /// Opens the backend `opts` asks for. `Gpu` fails without an adapter; `Auto` uses a hardware
-    /// adapter when one opens and otherwise the CPU, with a warning only when opening one failed.
+    /// A quantizer for `opts`. With `BackendChoice::Gpu` or `Auto` the device starts opening on
+    /// its own thread at once; `Gpu` reports a missing adapter at the first image, `Auto` uses the
+    /// CPU until (and unless) a hardware device is ready.
     pub fn new(opts: Options) -> Result<Self> {
-        let (gpu, warnings) = match opts.backend {
-            BackendChoice::Cpu => (None, Vec::new()),
-            BackendChoice::Gpu => (Some(Arc::new(GpuContext::new(false)?)), Vec::new()),
-            BackendChoice::Auto => match GpuContext::new(true) {
-                Ok(ctx) => (Some(Arc::new(ctx)), Vec::new()),
-                Err(Error::NoAdapter(_)) => (None, Vec::new()),
-                Err(e) => (None, vec![format!("{e}; using the CPU")]),
-            },
-        };
-        Ok(Quantizer { opts, gpu, warnings })
+        Ok(Quantizer {
+            devices: Devices::new(opts.backend),
+            opts,
+        })
     }
 
-    /// Uses an already open device (the backend choice in `opts` is ignored).
+    /// Uses an already open device for every stage that can run on it (the backend choice in
+    /// `opts` is ignored).
     pub fn with_context(opts: Options, ctx: Arc<GpuContext>) -> Self {
         Quantizer {
             opts,
-            gpu: Some(ctx),
-            warnings: Vec::new(),
+            devices: Devices::ready(ctx),
         }
     }
 
-    /// The adapter in use, if any.
+    /// The adapter in use, once the device is open.
     pub fn adapter(&self) -> Option<&AdapterSummary> {
-        self.gpu.as_deref().map(GpuContext::adapter)
+        self.devices.adapter()
+    }
+
+    /// How long opening the device took (on its own thread), once it has finished.
+    pub fn device_start_time(&self) -> Option<Duration> {
+        self.devices.start_time()
+    }
+
+    /// Whether the device is still opening on its own thread.
+    pub fn device_opening(&self) -> bool {
+        self.devices.opening()
     }
 
     /// The options.
@@ -114,22 +125,49 @@ impl Quantizer {
 
     /// Quantizes one image to at most `options().k()` colors, reporting progress.
     pub fn quantize(&self, image: ImageRef<'_>, progress: &mut dyn FnMut(Progress)) -> Result<Quantized> {
-        let prepared = self.prepare(image, progress);
+        let prepared = self.prepare(image, progress)?;
         self.quantize_prepared(&prepared, self.opts.k, progress)
     }
 
-    /// The histogram stage: counts the image's colors and converts them to points, once.
-    pub fn prepare<'a>(&self, image: ImageRef<'a>, progress: &mut dyn FnMut(Progress)) -> Prepared<'a> {
+    /// The histogram stage: counts the image's colors and converts them to points, once. On the
+    /// GPU the pixels stay there for the final indices.
+    pub fn prepare<'a>(
+        &self,
+        image: ImageRef<'a>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Prepared<'a>> {
         progress(Progress::Stage("histogram"));
+        let (mut waited, mut warnings) = (Duration::ZERO, Vec::new());
+        let pixels = image.pixels();
+        let device = self
+            .devices
+            .for_stage(Stage::Pixels, pixels.len() as u64, &mut waited, &mut warnings)?
+            .filter(|ctx| can_count(&ctx.limits));
         let t = Instant::now();
-        let hist = Histogram::new(image.pixels());
+        let mut gpu = None;
+        let hist = match device.map(|ctx| GpuPixels::histogram(ctx, pixels, self.opts.gpu_chunk_points)) {
+            Some(Ok(Some((g, summary)))) => {
+                gpu = Some(g);
+                Histogram::from_summary(&summary)
+            }
+            Some(Err(e)) if !self.devices.may_fall_back() => return Err(e),
+            Some(Err(e)) => {
+                warnings.push(format!("{e}; counting colors on the CPU"));
+                Histogram::new(pixels)
+            }
+            // No device, or an image with alpha: the CPU histogram.
+            Some(Ok(None)) | None => Histogram::new(pixels),
+        };
         let points = hist.colors.iter().map(|&c| self.opts.space.to_point(c)).collect();
-        Prepared {
+        Ok(Prepared {
             image,
             hist,
             points,
+            gpu,
             histogram_time: t.elapsed(),
-        }
+            waited,
+            warnings,
+        })
     }
 
     /// Quantizes a prepared image to at most `k` colors (1..=256); every other option comes from
@@ -137,6 +175,7 @@ impl Quantizer {
     ///
     /// When the image has fully transparent pixels and `k >= 2`, they share one palette entry,
     /// `[0, 0, 0, 0]`, and k-means finds the other `k - 1` colors among the other pixels.
+    // A little over 60 lines on purpose: the stages in order, top to bottom, then the result.
     pub fn quantize_prepared(
         &self,
         p: &Prepared<'_>,
@@ -149,8 +188,10 @@ impl Quantizer {
         let (opts, k) = (&self.opts, k as usize);
         let mut timings = Timings {
             histogram: p.histogram_time,
+            device: p.waited,
             ..Timings::default()
         };
+        let mut warnings = p.warnings.clone();
         let exact = p.hist.len() <= k;
         let reserve = p.reserves_transparent(k);
         let problem = p.problem(reserve, opts);
@@ -167,24 +208,11 @@ impl Quantizer {
         progress(Progress::Stage("kmeans"));
         let total = p.image.pixels().len() as f64 * (GRID_SCALE as f64).powi(2);
         let mut clustered = if exact {
-            cluster::exact(&p.hist.colors, self.gpu.as_deref())
+            cluster::exact(&p.hist.colors)
         } else {
-            cluster::cluster(
-                self.gpu.as_deref(),
-                &problem,
-                &init,
-                opts,
-                &mut timings,
-                &mut |s| {
-                    progress(Progress::Iteration {
-                        iteration: s.iteration,
-                        max_iter: opts.max_iter,
-                        moved: s.moved,
-                        objective: s.sse as f64 / total,
-                    })
-                },
-            )?
+            self.cluster(&problem, &init, k, total, &mut timings, &mut warnings, progress)?
         };
+        warnings.append(&mut clustered.warnings);
 
         let dither = if exact { 0.0 } else { opts.dither };
         progress(Progress::Stage(if dither > 0.0 { "dither" } else { "remap" }));
@@ -194,9 +222,62 @@ impl Quantizer {
             std::mem::take(&mut clustered.palette),
             std::mem::take(&mut clustered.labels),
         );
-        let mapped = self.remap(p, &palette, &labels, dither);
+        let (mapped, indices_on_gpu) = self.remap(p, &palette, &labels, dither, &mut warnings)?;
         timings.remap += t.elapsed();
-        Ok(self.result(p, clustered, mapped, timings, total))
+        let backend = self.backend_used(p, &clustered, indices_on_gpu);
+        Ok(Quantized {
+            width: p.image.width(),
+            height: p.image.height(),
+            palette: mapped.palette,
+            counts: mapped.counts,
+            indices: mapped.indices,
+            unique_colors: p.hist.len(),
+            iterations: clustered.iterations,
+            converged: clustered.converged,
+            mse: mapped.sse as f64 / (3.0 * p.image.pixels().len() as f64),
+            objective: clustered.sse.iter().map(|&s| s as f64 / total).collect(),
+            backend,
+            warnings,
+            timings,
+        })
+    }
+
+    /// The cluster stage, on the device when the policy gives one. `total` is the pixel count in
+    /// grid units², to report the objective per pixel.
+    #[allow(clippy::too_many_arguments)]
+    fn cluster(
+        &self,
+        problem: &Problem<'_>,
+        init: &[Point],
+        k: usize,
+        total: f64,
+        timings: &mut Timings,
+        warnings: &mut Vec<String>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Clustered> {
+        let work = problem.points.len() as u64 * k as u64;
+        let device = self
+            .devices
+            .for_stage(Stage::Kmeans, work, &mut timings.device, warnings)?;
+        let max_iter = self.opts.max_iter;
+        let mut on_step = |s: cluster::Step| {
+            progress(Progress::Iteration {
+                iteration: s.iteration,
+                max_iter,
+                moved: s.moved,
+                objective: s.sse as f64 / total,
+            })
+        };
+        let fall_back = self.devices.may_fall_back();
+        cluster::cluster(
+            device.as_deref(),
+            fall_back,
+            problem,
+            init,
+            &self.opts,
+            timings,
+            &mut on_step,
+        )
     }
 
     /// The seed stage.
@@ -209,8 +290,16 @@ impl Quantizer {
         }
     }
 
-    /// The remap stage over the whole image.
-    fn remap(&self, p: &Prepared<'_>, palette: &[[u8; 4]], labels: &[u8], dither: f32) -> Mapped {
+    /// The remap stage over the whole image; the per-pixel indices come from the GPU when the
+    /// pixels are there. Returns the mapping and whether the GPU made the indices.
+    fn remap(
+        &self,
+        p: &Prepared<'_>,
+        palette: &[[u8; 4]],
+        labels: &[u8],
+        dither: f32,
+        warnings: &mut Vec<String>,
+    ) -> Result<(Mapped, bool)> {
         let palette_points: Vec<Point> = palette.iter().map(|&c| self.opts.space.to_point(c)).collect();
         let source = Source {
             width: p.image.width() as usize,
@@ -219,27 +308,37 @@ impl Quantizer {
             hist: &p.hist,
             points: &p.points,
         };
-        remap::map(&source, palette, &palette_points, labels, dither)
+        let mut on_gpu = false;
+        let mut expand = |final_labels: &[u8]| -> Result<Vec<u8>> {
+            if let Some(g) = &p.gpu {
+                match g.expand(final_labels) {
+                    Ok(v) => {
+                        on_gpu = true;
+                        return Ok(v);
+                    }
+                    Err(e) if !self.devices.may_fall_back() => return Err(e),
+                    Err(e) => warnings.push(format!("{e}; mapping the pixels on the CPU")),
+                }
+            }
+            Ok(remap::expand(source.hist, source.pixels, final_labels))
+        };
+        let mapped = remap::map(&source, palette, &palette_points, labels, dither, &mut expand)?;
+        Ok((mapped, on_gpu))
     }
 
-    /// The result, from what the stages returned. `total` is the pixel count in grid units².
-    fn result(&self, p: &Prepared<'_>, c: Clustered, m: Mapped, timings: Timings, total: f64) -> Quantized {
-        let mut warnings = self.warnings.clone();
-        warnings.extend(c.warnings);
-        Quantized {
-            width: p.image.width(),
-            height: p.image.height(),
-            palette: m.palette,
-            counts: m.counts,
-            indices: m.indices,
-            unique_colors: p.hist.len(),
-            iterations: c.iterations,
-            converged: c.converged,
-            mse: m.sse as f64 / (3.0 * p.image.pixels().len() as f64),
-            objective: c.sse.iter().map(|&s| s as f64 / total).collect(),
-            backend: c.backend,
-            warnings,
-            timings,
+    /// Which backend ran: the GPU when any stage ran there, with the stages named.
+    fn backend_used(&self, p: &Prepared<'_>, c: &Clustered, indices_on_gpu: bool) -> BackendUsed {
+        let mut used = c.backend.clone();
+        let stages = [
+            ("histogram", p.gpu.is_some()),
+            ("kmeans", c.backend.kind == BackendKind::Gpu),
+            ("indices", indices_on_gpu),
+        ];
+        used.gpu_stages = stages.iter().filter(|s| s.1).map(|s| s.0).collect();
+        if !used.gpu_stages.is_empty() {
+            used.kind = BackendKind::Gpu;
+            used.adapter = self.devices.adapter().cloned();
         }
+        used
     }
 }

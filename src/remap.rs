@@ -5,7 +5,9 @@
 //! The palette is sorted by population, most used first, ties by ascending packed value
 //! `r | g << 8 | b << 16 | a << 24`; entries no pixel uses are dropped.
 
+use crate::cpu;
 use crate::dither;
+use crate::error::Result;
 use crate::grid::Point;
 use crate::histogram::Histogram;
 use rayon::prelude::*;
@@ -38,17 +40,20 @@ pub(crate) struct Source<'a> {
 
 /// Maps every pixel. `labels[i]` is unique color `i`'s entry in `palette`, and `palette_points`
 /// are the entries as points in the clustering space (dithering measures there). With
-/// `dither > 0` the pixels are diffused; otherwise every pixel of a color gets that color's label.
+/// `dither > 0` the pixels are diffused on the CPU; otherwise every pixel of a color gets that
+/// color's final index, spread over the pixels by `expand` (the GPU's `expand` kernel, or
+/// [`expand`]).
 pub(crate) fn map(
     src: &Source<'_>,
     palette: &[[u8; 4]],
     palette_points: &[Point],
     labels: &[u8],
     dither: f32,
-) -> Mapped {
+    expand: &mut dyn FnMut(&[u8]) -> Result<Vec<u8>>,
+) -> Result<Mapped> {
     let mut counts = vec![0u64; palette.len()];
-    let (indices, sse) = if dither > 0.0 {
-        let start = expand(src.hist, src.pixels, labels);
+    if dither > 0.0 {
+        let start = self::expand(src.hist, src.pixels, labels);
         let d = dither::floyd_steinberg(
             src.width,
             src.height,
@@ -64,29 +69,39 @@ pub(crate) fn map(
             .zip(&d)
             .map(|(c, &l)| rgb_error(*c, palette[l as usize]))
             .sum();
-        (d, sse)
-    } else {
-        // Every pixel of a color gets the same entry: count and sum the error per color.
-        let mut sse = 0u64;
-        for ((&l, &w), &c) in labels.iter().zip(&src.hist.counts).zip(&src.hist.colors) {
-            counts[l as usize] += w as u64;
-            sse += w as u64 * rgb_error(c, palette[l as usize]);
-        }
-        (expand(src.hist, src.pixels, labels), sse)
-    };
+        let (palette, counts, map) = order_palette(palette, &counts);
+        let mut indices = d;
+        indices.par_iter_mut().for_each(|i| *i = map[*i as usize]);
+        return Ok(Mapped {
+            palette,
+            counts,
+            indices,
+            sse,
+        });
+    }
+    // Every pixel of a color gets the same entry: count and sum the error per color, order the
+    // palette, and only then spread the final indices over the pixels.
+    let mut sse = 0u64;
+    for ((&l, &w), &c) in labels.iter().zip(&src.hist.counts).zip(&src.hist.colors) {
+        counts[l as usize] += w as u64;
+        sse += w as u64 * rgb_error(c, palette[l as usize]);
+    }
     let (palette, counts, map) = order_palette(palette, &counts);
-    let mut indices = indices;
-    indices.par_iter_mut().for_each(|i| *i = map[*i as usize]);
-    Mapped {
+    let finals: Vec<u8> = labels.iter().map(|&l| map[l as usize]).collect();
+    Ok(Mapped {
         palette,
         counts,
-        indices,
+        indices: expand(&finals)?,
         sse,
-    }
+    })
 }
 
-/// One label per pixel from one label per unique color.
-fn expand(hist: &Histogram, pixels: &[[u8; 4]], labels: &[u8]) -> Vec<u8> {
+/// One label per pixel from one label per unique color, on the CPU: `src/cpu/expand.rs` (the
+/// twin of `shaders/expand.wgsl`) for opaque images, a lookup per pixel for images with alpha.
+pub(crate) fn expand(hist: &Histogram, pixels: &[[u8; 4]], labels: &[u8]) -> Vec<u8> {
+    if let Some(table) = hist.rgb_table() {
+        return cpu::expand::expand(pixels, table, labels);
+    }
     let mut out = vec![0u8; pixels.len()];
     out.par_chunks_mut(1 << 16)
         .zip(pixels.par_chunks(1 << 16))

@@ -90,9 +90,22 @@ fn json_report_parses_and_holds_every_key() {
     ] {
         assert!(v.get(key).is_some(), "missing key {key}");
     }
-    for key in ["decode", "histogram", "kmeans", "remap", "encode", "total"] {
+    for key in [
+        "device_wait",
+        "decode",
+        "histogram",
+        "kmeans",
+        "remap",
+        "encode",
+        "total",
+    ] {
         assert!(v["timings_ms"][key].is_number(), "missing timings_ms.{key}");
     }
+    assert!(
+        v["timings_ms"]["device_start"].is_null(),
+        "no device on --backend cpu"
+    );
+    assert_eq!(v["gpu_stages"], serde_json::json!([]));
     assert_eq!(v["width"], 600);
     assert_eq!(v["k"], 8);
     assert_eq!(v["backend"], "cpu");
@@ -211,6 +224,12 @@ fn gpu_and_cpu_backends_write_byte_identical_files() {
             assert_eq!(v["backend"], backend);
             if backend == "gpu" {
                 eprintln!("GPU adapter: {}", v["adapter"]);
+                // Every stage that can run on the GPU did: the pixels stayed there.
+                assert_eq!(
+                    v["gpu_stages"],
+                    serde_json::json!(["histogram", "kmeans", "indices"])
+                );
+                assert!(v["timings_ms"]["device_start"].as_f64().unwrap() > 0.0);
             }
             files.push(std::fs::read(&out).unwrap());
         }
@@ -245,4 +264,56 @@ fn outputs_get_the_usual_file_mode_not_a_private_temp_mode() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left behind");
+}
+
+/// Whether this machine has a node through which a hardware GPU could be opened.
+fn gpu_device_node() -> bool {
+    let any = |dir: &str, prefix: &str| {
+        std::fs::read_dir(dir).is_ok_and(|d| {
+            d.filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        })
+    };
+    any("/dev/dri", "renderD") || any("/dev", "nvidia") || std::path::Path::new("/dev/dxg").exists()
+}
+
+/// `auto` on a machine without a GPU device node opens nothing, even for a batch large enough to
+/// start a device, and even where software adapters (lavapipe) are installed: every report says
+/// no device was started.
+#[test]
+fn auto_without_a_gpu_device_node_starts_no_device() {
+    if gpu_device_node() || std::env::var_os("WGPU_BACKEND").is_some_and(|b| b != "vulkan") {
+        eprintln!("SKIPPED: this machine has a GPU device node (or WGPU_BACKEND selects another API)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture_copy(dir.path(), "chelsea.png");
+    let mut inputs = Vec::new();
+    for i in 0..16 {
+        let p = dir.path().join(format!("in{i}.png"));
+        std::fs::copy(&src, &p).unwrap();
+        inputs.push(p.to_str().unwrap().to_string());
+    }
+    let out = dir.path().join("out");
+    let run = kmquant()
+        .args(&inputs)
+        .args([
+            "-k",
+            "4",
+            "--json",
+            "--backend",
+            "auto",
+            "--out-dir",
+            out.to_str().unwrap(),
+        ])
+        .env_remove("WGPU_BACKEND")
+        .assert()
+        .success();
+    let text = String::from_utf8(run.get_output().stdout.clone()).unwrap();
+    let reports: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(reports.len(), 16);
+    for v in reports {
+        assert_eq!(v["backend"], "cpu");
+        assert!(v["timings_ms"]["device_start"].is_null(), "{v}");
+    }
 }

@@ -11,6 +11,7 @@ use kmquant::{BackendChoice, GpuContext, ImageRef, Options, Quantized, Quantizer
 use std::sync::Arc;
 
 fn both(ctx: &Arc<GpuContext>, w: u32, h: u32, px: &[[u8; 4]], opts: Options) -> (Quantized, Quantized) {
+    let opts_dither = opts.dither();
     let img = ImageRef::new(w, h, px).expect("valid image");
     let cpu = Quantizer::new(opts.clone().with_backend(BackendChoice::Cpu))
         .expect("cpu")
@@ -23,6 +24,17 @@ fn both(ctx: &Arc<GpuContext>, w: u32, h: u32, px: &[[u8; 4]], opts: Options) ->
         gpu.backend.kind,
         kmquant::BackendKind::Gpu,
         "the GPU must actually run"
+    );
+    // Which stages ran there: the histogram and the per-pixel indices for opaque images (the
+    // indices only without dithering), k-means whenever there was something to cluster.
+    let opaque = px.iter().all(|p| p[3] == 255);
+    let stages = &gpu.backend.gpu_stages;
+    assert_eq!(stages.contains(&"histogram"), opaque, "{stages:?}");
+    assert_eq!(stages.contains(&"kmeans"), gpu.iterations > 0, "{stages:?}");
+    assert_eq!(
+        stages.contains(&"indices"),
+        opaque && (opts_dither == 0.0 || gpu.iterations == 0),
+        "{stages:?}"
     );
     assert!(gpu.warnings.is_empty(), "unexpected warnings: {:?}", gpu.warnings);
     (cpu, gpu)

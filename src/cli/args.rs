@@ -92,7 +92,8 @@ pub struct QuantizeArgs {
     /// Output format; default: from the output's extension, else png.
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
-    /// Where k-means runs: auto (a hardware GPU if one opens, else the CPU), gpu or cpu.
+    /// Where the stages run: auto (a hardware GPU for the stages where it pays, once it is open;
+    /// otherwise the CPU), gpu (wait for a device, software ones included), or cpu.
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     pub backend: BackendArg,
     /// JPEG quality, 1 to 100 (JPEG output only).
@@ -153,7 +154,7 @@ pub struct CompareArgs {
 /// `--backend`.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum BackendArg {
-    /// A hardware GPU when one opens, else the CPU.
+    /// A hardware GPU for the stages where it pays, once it is open; otherwise the CPU.
     Auto,
     /// The GPU adapter wgpu picks (software ones included); an error if none opens.
     Gpu,

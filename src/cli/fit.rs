@@ -44,7 +44,7 @@ pub fn fit(
     kmax: u32,
     max: u64,
 ) -> Result<Fitted> {
-    let prepared = quantizer.prepare(image, &mut |_| {});
+    let prepared = quantizer.prepare(image, &mut |_| {})?;
     if format == Format::Jpeg {
         let q = quantizer.quantize_prepared(&prepared, kmax, &mut |_| {})?;
         let try_q = |quality: u32| -> Result<(bool, Vec<u8>)> {

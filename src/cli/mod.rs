@@ -11,6 +11,22 @@ pub mod report;
 use args::{AdaptersArgs, Cli, Command, SUBCOMMANDS};
 use clap::Parser;
 
+/// Ends the process at once with `code`, after flushing standard output and error, without
+/// running exit handlers: used when every output is written while the device is still opening
+/// on its own thread, whose driver code must not race the drivers' exit handlers.
+pub fn exit_now(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    #[cfg(unix)]
+    // SAFETY: _exit only ends the process; every file this run wrote is already closed.
+    unsafe {
+        libc::_exit(code)
+    }
+    #[cfg(not(unix))]
+    std::process::exit(code)
+}
+
 /// `kmquant adapters`.
 fn adapters(args: &AdaptersArgs) -> anyhow::Result<i32> {
     let (all, auto) = kmquant::list_adapters();
@@ -28,13 +44,16 @@ fn adapters(args: &AdaptersArgs) -> anyhow::Result<i32> {
     }
     for (i, a) in all.iter().enumerate() {
         let mark = if Some(i) == auto { "  <- auto" } else { "" };
-        println!(
-            "{i}: {a}  driver: {}{mark}",
-            if a.driver.is_empty() { "?" } else { &a.driver }
-        );
+        let driver = if a.driver.is_empty() { "?" } else { &a.driver };
+        println!("{i}: {a}  driver: {driver}{mark}");
+        match &a.reason {
+            Some(why) => println!("   cannot run kmquant: {why}"),
+            None if a.is_software() => println!("   runs kmquant (software: --backend gpu only)"),
+            None => println!("   runs kmquant"),
+        }
     }
     if auto.is_none() && !all.is_empty() {
-        println!("no hardware adapter: --backend auto uses the CPU (--backend gpu uses a software adapter)");
+        println!("no usable hardware adapter: --backend auto uses the CPU");
     }
     Ok(0)
 }

@@ -118,7 +118,8 @@ pub fn run(args: &QuantizeArgs) -> Result<i32> {
         std::fs::create_dir_all(d)
             .with_context(|| format!("cannot create the output folder {}", d.display()))?;
     }
-    let quantizer = Quantizer::new(args.kmeans.options(backend_choice(args.backend))?)?;
+    let quantizer = Quantizer::new(args.kmeans.options(run_backend(args.backend, &inputs))?)?;
+    let run_start = Instant::now();
     let several = inputs.len() > 1;
     let mut batch = Batch {
         args,
@@ -128,15 +129,18 @@ pub fn run(args: &QuantizeArgs) -> Result<i32> {
         bytes_in: 0,
         bytes_out: 0,
     };
+    // The first input's time counts from the start of the run, device start included.
+    let mut job_start = run_start;
     for (input, pre_error) in &inputs {
         if let Some(b) = &batch.bar {
             b.set_message(input.clone());
         }
         let result = match pre_error {
             Some(e) => Err(anyhow::anyhow!("{e:#}")),
-            None => Job::plan(args, input, several).and_then(|job| job.run(&quantizer)),
+            None => Job::plan(args, input, several).and_then(|job| job.run(&quantizer, job_start)),
         };
         batch.record(input, result)?;
+        job_start = Instant::now();
     }
     if let Some(b) = batch.bar.take() {
         b.finish_and_clear();
@@ -144,7 +148,34 @@ pub fn run(args: &QuantizeArgs) -> Result<i32> {
     if several && !args.json && !args.quiet {
         println!("{}", batch.summary(inputs.len()));
     }
-    Ok(if batch.failed > 0 { 1 } else { 0 })
+    let code = if batch.failed > 0 { 1 } else { 0 };
+    if quantizer.device_opening() {
+        // Every output is written; nothing the device thread does matters any more.
+        super::exit_now(code);
+    }
+    Ok(code)
+}
+
+/// The backend for the run: `auto` becomes `cpu` when the inputs are too small for a device to
+/// pay for its start ([`kmquant::policy::worth_starting`]); headers are read, not images.
+fn run_backend(b: BackendArg, inputs: &[(String, Option<anyhow::Error>)]) -> BackendChoice {
+    if b != BackendArg::Auto {
+        return backend_choice(b);
+    }
+    let files = inputs.iter().filter(|(_, e)| e.is_none()).count();
+    let pixels: u64 = inputs
+        .iter()
+        .filter(|(i, e)| e.is_none() && i != "-")
+        .take(16)
+        .filter_map(|(i, _)| kmquant::decode::peek_dimensions(Path::new(i)))
+        .map(|(w, h)| w as u64 * h as u64)
+        .sum();
+    let stdin = inputs.iter().any(|(i, _)| i == "-");
+    if stdin || kmquant::policy::worth_starting(pixels, files) {
+        BackendChoice::Auto
+    } else {
+        BackendChoice::Cpu
+    }
 }
 
 /// `path` as given for one input; with several inputs, `-STEM` goes before the extension.
@@ -218,9 +249,8 @@ impl<'a> Job<'a> {
     }
 
     /// Decodes, quantizes (or searches for the size), writes every output; returns the report and
-    /// whether the image went to standard output.
-    fn run(&self, quantizer: &Quantizer) -> Result<(Report, bool)> {
-        let t0 = Instant::now();
+    /// whether the image went to standard output. `t0` is when this input's time starts.
+    fn run(&self, quantizer: &Quantizer, t0: Instant) -> Result<(Report, bool)> {
         let bytes = read_input(self.input)?;
         let decoded = kmquant::decode::decode(&bytes, Some(self.input), self.args.kmeans.max_pixels)?;
         let decode = t0.elapsed();
@@ -233,6 +263,7 @@ impl<'a> Job<'a> {
             decode,
             work,
             total: t0.elapsed(),
+            device_start: quantizer.device_start_time(),
         };
         Ok((
             self.report(&bytes, &decoded, fitted, stages)?,
@@ -304,7 +335,7 @@ impl<'a> Job<'a> {
             chosen_quality,
         } = fitted;
         let tm = &q.timings;
-        let quantize_time = tm.histogram + tm.setup + tm.seed + tm.kmeans + tm.remap;
+        let quantize_time = tm.device + tm.histogram + tm.setup + tm.seed + tm.kmeans + tm.remap;
         let (mse, psnr) = self.measured_quality(decoded, &encoded, &q)?;
         let adapter = match &q.backend.adapter {
             Some(a) => a.to_string(),
@@ -337,7 +368,10 @@ impl<'a> Job<'a> {
                 .palette
                 .as_ref()
                 .map(|(p, _)| p.to_string_lossy().into_owned()),
+            gpu_stages: q.backend.gpu_stages.clone(),
             timings_ms: StageMs {
+                device_start: stages.device_start.map(ms),
+                device_wait: ms(tm.device),
                 decode: ms(stages.decode),
                 histogram: ms(tm.histogram),
                 kmeans: ms(tm.setup + tm.seed + tm.kmeans),
@@ -350,9 +384,11 @@ impl<'a> Job<'a> {
     }
 }
 
-/// Wall times of one job: decoding, quantizing plus encoding, and the whole job.
+/// Wall times of one job: decoding, quantizing plus encoding, and the whole job; and how long
+/// the device took to open, on its own thread, once it has.
 struct Stages {
     decode: Duration,
     work: Duration,
     total: Duration,
+    device_start: Option<Duration>,
 }

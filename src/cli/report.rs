@@ -6,6 +6,11 @@ use std::time::Duration;
 /// Milliseconds per stage.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct StageMs {
+    /// Opening the GPU device, on its own thread while the first input decodes; null when no
+    /// device was started (or it was still opening).
+    pub device_start: Option<f64>,
+    /// Time this input waited for the device (only `--backend gpu` waits).
+    pub device_wait: f64,
     pub decode: f64,
     pub histogram: f64,
     pub kmeans: f64,
@@ -29,6 +34,8 @@ pub struct Report {
     pub adapter: String,
     /// Chunks the GPU split the unique colors into (1 on the CPU).
     pub gpu_chunks: usize,
+    /// The stages that ran on the GPU: histogram, kmeans, indices.
+    pub gpu_stages: Vec<&'static str>,
     pub iterations: u32,
     pub converged: bool,
     pub mse: f64,
@@ -91,13 +98,24 @@ impl Report {
             kmquant::BackendKind::Cpu => "cpu:",
             kmquant::BackendKind::Gpu => "gpu:",
         };
+        let device = match t.device_start {
+            Some(d) if t.device_wait > 0.0 => format!("device {d:.0} ms (waited {:.0} ms), ", t.device_wait),
+            Some(d) => format!("device {d:.0} ms (while decoding), "),
+            None => String::new(),
+        };
+        let backend = match self.backend {
+            kmquant::BackendKind::Gpu if !self.gpu_stages.is_empty() => {
+                format!("{backend} {} [{}]", self.adapter, self.gpu_stages.join(", "))
+            }
+            _ => format!("{backend} {}", self.adapter),
+        };
         let encode = if self.max_bytes.is_some() {
             "size search + encode"
         } else {
             "encode"
         };
         format!(
-            "{} -> {}  {}x{}, {k} colors\n  size     {} -> {} ({saved})\n  quality  {psnr} (MSE {:.2}), {} of {k} colors used, {} unique in the input\n  k-means  {}\n  backend  {backend} {}\n  time     decode {:.0} ms, histogram {:.0} ms, k-means {:.0} ms, remap {:.0} ms, {encode} {:.0} ms, total {:.0} ms{}",
+            "{} -> {}  {}x{}, {k} colors\n  size     {} -> {} ({saved})\n  quality  {psnr} (MSE {:.2}), {} of {k} colors used, {} unique in the input\n  k-means  {}\n  backend  {backend}\n  time     {device}decode {:.0} ms, histogram {:.0} ms, k-means {:.0} ms, remap {:.0} ms, {encode} {:.0} ms, total {:.0} ms{}",
             self.input,
             self.output,
             self.width,
@@ -108,7 +126,6 @@ impl Report {
             self.colors_used,
             self.unique_colors,
             self.run_text(),
-            self.adapter,
             t.decode,
             t.histogram,
             t.kmeans,

@@ -12,6 +12,8 @@ pub(crate) mod assign;
 // prove the pruned search equal; the backend itself runs the pruned search.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod common;
+pub(crate) mod expand;
+pub(crate) mod histogram;
 pub(crate) mod remap;
 
 use crate::backend::{check_centroids, Backend, ClusterSum};

@@ -84,3 +84,60 @@ fn no_centroids_or_too_many_is_an_invalid_option_not_a_panic() {
         assert!(matches!(b.remap(&bad), Err(Error::InvalidOption { .. })));
     }
 }
+
+#[test]
+fn direct_and_partitioned_counting_equal_the_shader_twins_atomic_counting() {
+    use super::histogram::{count, count_direct, count_partitioned};
+    use crate::gpu::layout::TABLE_LEN;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let mut rng = Rng(3);
+    // Some colors repeated, some not, across more than one partitioning task.
+    let px: Vec<[u8; 4]> = (0..200_003)
+        .map(|i| {
+            let v = if i % 3 == 0 { rng.below(50) } else { rng.next() };
+            [v as u8, (v >> 8) as u8, (v >> 16) as u8, 255]
+        })
+        .collect();
+    let atomic: Vec<AtomicU32> = (0..TABLE_LEN).map(|_| AtomicU32::new(0)).collect();
+    assert!(!count(&px, &atomic));
+    for (name, f) in [
+        ("direct", count_direct as fn(&[[u8; 4]], &mut [u32]) -> bool),
+        ("partitioned", count_partitioned),
+    ] {
+        let mut table = vec![0u32; TABLE_LEN as usize];
+        assert!(!f(&px, &mut table), "{name}");
+        let diff = table
+            .iter()
+            .zip(&atomic)
+            .filter(|(a, b)| **a != b.load(Ordering::Relaxed))
+            .count();
+        assert_eq!(diff, 0, "{name}: tables differ in {diff} entries");
+        let mut translucent = px.clone();
+        translucent[150_000][3] = 0;
+        assert!(f(&translucent, &mut vec![0u32; TABLE_LEN as usize]), "{name}");
+    }
+}
+
+#[test]
+fn cpu_histogram_lists_each_color_once_in_key_order_with_its_count() {
+    let mut rng = Rng(11);
+    let px: Vec<[u8; 4]> = (0..50_000)
+        .map(|_| {
+            let v = rng.below(3000) * 5581;
+            [v as u8, (v >> 8) as u8, (v >> 16) as u8, 255]
+        })
+        .collect();
+    let mut want = std::collections::BTreeMap::new();
+    for p in &px {
+        *want.entry(super::histogram::key(*p)).or_insert(0u32) += 1;
+    }
+    let (table, summary) = super::histogram::opaque(&px).unwrap();
+    let got: Vec<(u32, u32)> = want.iter().map(|(&k, &n)| (k as u32, n)).collect();
+    assert_eq!(summary, got);
+    for (i, &(k, _)) in summary.iter().enumerate() {
+        assert_eq!(
+            table[k as usize], i as u32,
+            "the table maps each color to its index"
+        );
+    }
+}

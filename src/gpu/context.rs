@@ -1,6 +1,7 @@
 //! Opening a wgpu device: instance, adapter, the adapter's own limits, the pipelines, and error
 //! capture so that a device fault becomes an [`Error::Gpu`] instead of a panic.
 
+use super::adapter;
 use super::pipelines::Pipelines;
 use crate::backend::AdapterSummary;
 use crate::error::{Error, Result};
@@ -10,51 +11,39 @@ use std::time::Duration;
 /// How long one submission may run before it counts as a device fault.
 const SUBMIT_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// The summary of an adapter, as results and `kmquant adapters` show it.
-pub(crate) fn summary(info: &wgpu::AdapterInfo) -> AdapterSummary {
-    let driver = [info.driver.as_str(), info.driver_info.as_str()]
-        .iter()
-        .filter(|s| !s.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" ");
-    AdapterSummary {
-        name: info.name.clone(),
-        backend: format!("{:?}", info.backend),
-        device_type: format!("{:?}", info.device_type),
-        driver,
-    }
-}
-
-fn instance() -> wgpu::Instance {
-    // Honors WGPU_BACKEND (e.g. `gl`), WGPU_ADAPTER_NAME and the other wgpu variables.
-    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
-}
-
-fn request_adapter(instance: &wgpu::Instance) -> Result<wgpu::Adapter> {
-    let opts = wgpu::RequestAdapterOptions {
-        power_preference: wgpu::PowerPreference::from_env().unwrap_or(wgpu::PowerPreference::HighPerformance),
-        force_fallback_adapter: false,
-        compatible_surface: None,
-        apply_limit_buckets: false,
-    };
-    pollster::block_on(instance.request_adapter(&opts)).map_err(|e| Error::NoAdapter(e.to_string()))
-}
-
-/// Every adapter wgpu can see (honoring `WGPU_BACKEND`), and the index of the one `auto` would
-/// use, if any.
+/// Every adapter wgpu can see (honoring `WGPU_BACKEND`), usable ones first, each opened once to
+/// check that the engine runs on it (a failed open marks it unusable, with the message), and the
+/// index of the one `auto` would use, if any.
 pub fn list_adapters() -> (Vec<AdapterSummary>, Option<usize>) {
-    let instance = instance();
-    let all: Vec<AdapterSummary> = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
-        .iter()
-        .map(|a| summary(&a.get_info()))
+    let all: Vec<AdapterSummary> = adapter::candidates(&adapter::instance(None))
+        .into_iter()
+        .map(|(a, mut r)| {
+            if r.usable {
+                if let Err(e) = GpuContext::from_adapter(&a) {
+                    r.usable = false;
+                    r.reason = Some(e.to_string());
+                }
+            }
+            r
+        })
         .collect();
-    let auto = request_adapter(&instance)
-        .ok()
-        .map(|a| summary(&a.get_info()))
-        .filter(|s| !s.is_software())
-        .and_then(|s| all.iter().position(|a| *a == s));
+    let auto = adapter::hardware_may_exist()
+        .then(|| {
+            all.iter()
+                .position(|r| r.usable && !r.is_software() && is_primary(r))
+        })
+        .flatten();
     (all, auto)
+}
+
+/// Vulkan, Metal or DX12: the APIs `auto` considers unless `WGPU_BACKEND` says otherwise.
+fn is_primary(r: &AdapterSummary) -> bool {
+    std::env::var_os("WGPU_BACKEND").is_some() || ["Vulkan", "Metal", "Dx12"].contains(&r.backend.as_str())
+}
+
+/// Whether `WGPU_ADAPTER_NAME`, when set, names this adapter (a case-insensitive substring).
+fn named(r: &AdapterSummary) -> bool {
+    std::env::var("WGPU_ADAPTER_NAME").map_or(true, |n| r.name.to_lowercase().contains(&n.to_lowercase()))
 }
 
 /// An open device with the kmquant pipelines; build once and reuse it for many images.
@@ -68,27 +57,55 @@ pub struct GpuContext {
 }
 
 impl GpuContext {
-    /// Opens the adapter wgpu prefers (honoring `WGPU_BACKEND`, `WGPU_ADAPTER_NAME` and
-    /// `WGPU_POWER_PREF`), with the adapter's own limits. With `hardware_only`, a software
-    /// rasterizer counts as no adapter.
+    /// Opens the first adapter the engine can run on, in order of preference (discrete,
+    /// integrated, virtual, other, software), honoring `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`.
+    /// With `hardware_only` (what `auto` uses), software rasterizers do not count, only Vulkan,
+    /// Metal and DX12 are tried unless `WGPU_BACKEND` names another, and on Linux no driver is
+    /// loaded at all when there is no GPU device node. [`Error::NoAdapter`] means that nothing
+    /// usable was found; [`Error::Gpu`], that a usable adapter failed to open.
     pub fn new(hardware_only: bool) -> Result<Self> {
-        let instance = instance();
-        let adapter = request_adapter(&instance)?;
-        let info = summary(&adapter.get_info());
-        if hardware_only && info.is_software() {
-            return Err(Error::NoAdapter(format!(
-                "only a software adapter was found: {info}"
-            )));
+        if hardware_only && !adapter::hardware_may_exist() {
+            return Err(Error::NoAdapter(
+                "no GPU device (no /dev/dri render node, /dev/nvidia* or /dev/dxg)".into(),
+            ));
         }
-        Self::from_adapter(&adapter)
+        let instance = adapter::instance(hardware_only.then_some(wgpu::Backends::PRIMARY));
+        let mut skipped = Vec::new();
+        let mut failed = None;
+        for (a, r) in adapter::candidates(&instance) {
+            if !named(&r) {
+                continue;
+            }
+            match (&r.reason, hardware_only && r.is_software()) {
+                (Some(why), _) => skipped.push(format!("{r}: {why}")),
+                (None, true) => skipped.push(format!("{r}: a software rasterizer")),
+                (None, false) => match Self::from_adapter(&a) {
+                    Ok(ctx) => return Ok(ctx),
+                    Err(e) => failed = failed.or(Some(e)),
+                },
+            }
+        }
+        Err(failed.unwrap_or_else(|| {
+            Error::NoAdapter(if skipped.is_empty() {
+                "no adapter found".into()
+            } else {
+                skipped.join("; ")
+            })
+        }))
     }
 
-    /// Opens a device on the given adapter.
+    /// Opens a device on the given adapter, asking for [`adapter::required_limits`] and no
+    /// feature.
     pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<Self> {
-        let info = summary(&adapter.get_info());
-        // The defaults cap storage bindings and buffers well below what devices offer; ask for
-        // the adapter's real limits so that large images need fewer chunks.
-        let limits = adapter.limits();
+        Self::with_limits(adapter, adapter::required_limits(&adapter.limits()))
+    }
+
+    /// Opens a device on `adapter` with exactly `limits` (the tests impose the portable sets).
+    pub(crate) fn with_limits(adapter: &wgpu::Adapter, limits: wgpu::Limits) -> Result<Self> {
+        let info = adapter::report(adapter);
+        if let Some(why) = &info.reason {
+            return Err(Error::NoAdapter(format!("{info}: {why}")));
+        }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("kmquant"),
             required_features: wgpu::Features::empty(),
@@ -134,6 +151,7 @@ impl GpuContext {
             kind: crate::backend::BackendKind::Gpu,
             adapter: Some(self.info.clone()),
             chunks,
+            gpu_stages: vec!["kmeans"],
         }
     }
 
@@ -167,13 +185,27 @@ impl GpuContext {
     }
 
     /// Submits `encoder`, waits for it, and copies `staging[..len]` (a MAP_READ buffer that the
-    /// encoder filled) into a Vec.
+    /// encoder filled) into a Vec of words.
     pub(crate) fn submit_and_read(
         &self,
         encoder: wgpu::CommandEncoder,
         staging: &wgpu::Buffer,
         len: u64,
     ) -> Result<Vec<u32>> {
+        self.submit_and_map(encoder, staging, len, |b| {
+            bytemuck::cast_slice::<u8, u32>(b).to_vec()
+        })
+    }
+
+    /// Submits `encoder`, waits for it, maps `staging[..len]` (a MAP_READ buffer that the encoder
+    /// filled) and returns what `read` makes of its bytes.
+    pub(crate) fn submit_and_map<T>(
+        &self,
+        encoder: wgpu::CommandEncoder,
+        staging: &wgpu::Buffer,
+        len: u64,
+        read: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T> {
         let index = self.scoped(|| self.queue.submit(Some(encoder.finish())))?;
         let slice = staging.slice(..len);
         let (tx, rx) = mpsc::channel();
@@ -200,7 +232,7 @@ impl GpuContext {
             let view = slice
                 .get_mapped_range()
                 .map_err(|e| Error::Gpu(format!("reading results back: {e}")))?;
-            bytemuck::cast_slice::<u8, u32>(&view).to_vec()
+            read(&view)
         };
         staging.unmap();
         Ok(out)

@@ -31,6 +31,24 @@ pub(crate) const ASSIGN_WORKGROUP_BYTES: u32 = ACC_LEN * 4;
 // memory and 256 invocations per workgroup. Checked when the crate compiles.
 const _: () = assert!(ASSIGN_WORKGROUP_BYTES <= 16 * 1024);
 const _: () = assert!(WG_SIZE <= 256);
+// hist_scan covers every block with one workgroup, and blocks tile the table exactly.
+const _: () = assert!(N_BLOCKS == WG_SIZE * SCAN_ITEMS && TABLE_LEN == N_BLOCKS * BLOCK_LEN);
+/// Pixels per invocation in `hist_count` and `expand` (`PIXEL_ITEMS`).
+pub(crate) const PIXEL_ITEMS: u32 = 4;
+/// Pixels per `hist_count` or `expand` workgroup.
+pub(crate) const PIXEL_TILE: u32 = WG_SIZE * PIXEL_ITEMS;
+/// Entries of the GPU histogram's count table: one per 24-bit RGB value (`TABLE_LEN`).
+pub(crate) const TABLE_LEN: u32 = 1 << 24;
+/// Table entries per invocation in `hist_blocks` and `hist_compact` (`BLOCK_ITEMS`).
+pub(crate) const BLOCK_ITEMS: u32 = 64;
+/// Table entries per block, one block per workgroup (`BLOCK_LEN`).
+pub(crate) const BLOCK_LEN: u32 = WG_SIZE * BLOCK_ITEMS;
+/// Blocks in the table (`N_BLOCKS`).
+pub(crate) const N_BLOCKS: u32 = TABLE_LEN / BLOCK_LEN;
+/// Block counts per invocation in the one-workgroup `hist_scan` (`SCAN_ITEMS`).
+pub(crate) const SCAN_ITEMS: u32 = N_BLOCKS / WG_SIZE;
+/// Most storage buffers any kernel binds: the portable `Limits::downlevel_defaults()` allow 4.
+pub(crate) const MAX_STORAGE_BUFFERS: u32 = 4;
 /// Bytes per packed point (`vec2<u32>`; see [`crate::grid::Point`]).
 pub(crate) const POINT_BYTES: u64 = std::mem::size_of::<crate::grid::Point>() as u64;
 
@@ -42,7 +60,11 @@ pub(crate) fn wgsl_prelude() -> String {
          const WG_SIZE: u32 = {WG_SIZE}u;\n\
          const ASSIGN_ITEMS: u32 = {ASSIGN_ITEMS}u;\n\
          const ACC_WORDS: u32 = {ACC_WORDS}u;\n\
-         const ACC_LEN: u32 = {ACC_LEN}u;\n"
+         const ACC_LEN: u32 = {ACC_LEN}u;\n\
+         const PIXEL_ITEMS: u32 = {PIXEL_ITEMS}u;\n\
+         const BLOCK_ITEMS: u32 = {BLOCK_ITEMS}u;\n\
+         const BLOCK_LEN: u32 = {BLOCK_LEN}u;\n\
+         const SCAN_ITEMS: u32 = {SCAN_ITEMS}u;\n"
     )
 }
 
@@ -58,6 +80,16 @@ pub(crate) struct Params {
     pub _pad0: u32,
     /// Padding to 16 bytes.
     pub _pad1: u32,
+}
+
+/// Twin of `struct PixelParams` in `shaders/histogram.wgsl` and `shaders/expand.wgsl` (16 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq, Eq)]
+pub(crate) struct PixelParams {
+    /// Pixels in this chunk.
+    pub n: u32,
+    /// Padding to 16 bytes.
+    pub _pad: [u32; 3],
 }
 
 /// Twin of `centroids: array<vec4<f32>, MAX_K>` in `shaders/common.wgsl`.
@@ -117,4 +149,32 @@ pub(crate) const REMAP_SLOTS: [Slot; 4] = [
     COMMON[1],
     COMMON[2],
     slot("labels", 3, Access::ReadWrite),
+];
+
+/// `shaders/histogram.wgsl`'s bindings, each entry point using some of them.
+const HIST: [Slot; 6] = [
+    slot("pp", 0, Access::Uniform),
+    slot("pixels", 1, Access::Read),
+    slot("table", 2, Access::ReadWrite),
+    slot("flags", 3, Access::ReadWrite),
+    slot("blocks", 4, Access::ReadWrite),
+    slot("summary", 5, Access::ReadWrite),
+];
+
+/// `hist_count`'s bindings.
+pub(crate) const HIST_COUNT_SLOTS: [Slot; 4] = [HIST[0], HIST[1], HIST[2], HIST[3]];
+/// `hist_blocks`'s bindings.
+pub(crate) const HIST_BLOCKS_SLOTS: [Slot; 2] = [HIST[2], HIST[4]];
+/// `hist_scan`'s bindings.
+pub(crate) const HIST_SCAN_SLOTS: [Slot; 2] = [HIST[3], HIST[4]];
+/// `hist_compact`'s bindings.
+pub(crate) const HIST_COMPACT_SLOTS: [Slot; 3] = [HIST[2], HIST[4], HIST[5]];
+
+/// `expand`'s bindings.
+pub(crate) const EXPAND_SLOTS: [Slot; 5] = [
+    slot("pp", 0, Access::Uniform),
+    slot("pixels", 1, Access::Read),
+    slot("table", 2, Access::Read),
+    slot("labels", 3, Access::Read),
+    slot("indices", 4, Access::ReadWrite),
 ];

@@ -2,12 +2,18 @@
 //! shaders (`layout.rs`), the pipelines (`pipelines.rs`) and the per-image buffers with chunking
 //! (`backend.rs`).
 
+mod adapter;
 mod backend;
 mod context;
 pub(crate) mod layout;
 mod pipelines;
+mod pixels;
+mod start;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use adapter::hardware_may_exist;
 pub(crate) use backend::GpuBackend;
 pub use context::{list_adapters, GpuContext};
+pub(crate) use pixels::{can_count, GpuPixels};
+pub(crate) use start::DeviceStart;

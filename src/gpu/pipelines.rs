@@ -1,47 +1,94 @@
 //! Shader modules and compute pipelines, built once per device from the kernel table below: each
 //! kernel's WGSL is the generated constants ([`layout::wgsl_prelude`]), `shaders/common.wgsl`
-//! and the kernel's own file; its bind group layout comes from its slot table in
+//! for the kernels over unique colors, and the kernel's own file; its bind group layout comes from its slot table in
 //! [`layout`], and [`Pipelines::bind`] fills a bind group by slot name.
 
 use super::layout::{self, Access, Slot};
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 
-/// One compute kernel: its entry point (also its file name), its own WGSL and its bindings.
+/// One compute kernel: its entry point, its file and its bindings.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Kernel {
-    /// Entry point, and `shaders/NAME.wgsl`.
+    /// The entry point.
     pub name: &'static str,
-    /// The kernel's own file.
+    /// `shaders/FILE.wgsl`.
+    pub file: &'static str,
+    /// The file's WGSL.
     pub source: &'static str,
+    /// Whether `shaders/common.wgsl` goes in front (the kernels over unique colors).
+    pub common: bool,
     /// Its binding slots.
     pub slots: &'static [Slot],
 }
 
 const COMMON_WGSL: &str = include_str!("../../shaders/common.wgsl");
+const HISTOGRAM_WGSL: &str = include_str!("../../shaders/histogram.wgsl");
 
 /// `shaders/assign.wgsl`: one Lloyd iteration's assignment and per-cluster sums.
 pub(crate) const ASSIGN: Kernel = Kernel {
     name: "assign",
+    file: "assign",
     source: include_str!("../../shaders/assign.wgsl"),
+    common: true,
     slots: &layout::ASSIGN_SLOTS,
 };
 
 /// `shaders/remap.wgsl`: the nearest palette entry per point.
 pub(crate) const REMAP: Kernel = Kernel {
     name: "remap",
+    file: "remap",
     source: include_str!("../../shaders/remap.wgsl"),
+    common: true,
     slots: &layout::REMAP_SLOTS,
+};
+
+const fn hist(name: &'static str, slots: &'static [Slot]) -> Kernel {
+    Kernel {
+        name,
+        file: "histogram",
+        source: HISTOGRAM_WGSL,
+        common: false,
+        slots,
+    }
+}
+
+/// `shaders/histogram.wgsl`, the four steps of the GPU histogram.
+pub(crate) const HIST_COUNT: Kernel = hist("hist_count", &layout::HIST_COUNT_SLOTS);
+/// See [`HIST_COUNT`].
+pub(crate) const HIST_BLOCKS: Kernel = hist("hist_blocks", &layout::HIST_BLOCKS_SLOTS);
+/// See [`HIST_COUNT`].
+pub(crate) const HIST_SCAN: Kernel = hist("hist_scan", &layout::HIST_SCAN_SLOTS);
+/// See [`HIST_COUNT`].
+pub(crate) const HIST_COMPACT: Kernel = hist("hist_compact", &layout::HIST_COMPACT_SLOTS);
+
+/// `shaders/expand.wgsl`: one palette index per pixel.
+pub(crate) const EXPAND: Kernel = Kernel {
+    name: "expand",
+    file: "expand",
+    source: include_str!("../../shaders/expand.wgsl"),
+    common: false,
+    slots: &layout::EXPAND_SLOTS,
 };
 
 /// Every kernel (the tests walk this list).
 #[cfg(test)]
-pub(crate) const KERNELS: [Kernel; 2] = [ASSIGN, REMAP];
+pub(crate) const KERNELS: [Kernel; 7] = [
+    ASSIGN,
+    REMAP,
+    HIST_COUNT,
+    HIST_BLOCKS,
+    HIST_SCAN,
+    HIST_COMPACT,
+    EXPAND,
+];
 
 impl Kernel {
-    /// The WGSL the device compiles: generated constants, `common.wgsl`, then the kernel.
+    /// The WGSL the device compiles: generated constants, `common.wgsl` for the kernels over
+    /// unique colors, then the kernel's file.
     pub fn wgsl(&self) -> String {
-        format!("{}\n{COMMON_WGSL}\n{}", layout::wgsl_prelude(), self.source)
+        let common = if self.common { COMMON_WGSL } else { "" };
+        format!("{}\n{common}\n{}", layout::wgsl_prelude(), self.source)
     }
 }
 
@@ -53,12 +100,22 @@ pub(crate) struct Pipeline {
     layout: wgpu::BindGroupLayout,
 }
 
-/// The compute pipelines, one per kernel, named like the shader files.
+/// The compute pipelines, one per kernel, named like the entry points.
 pub(crate) struct Pipelines {
     /// `shaders/assign.wgsl`.
     pub assign: Pipeline,
     /// `shaders/remap.wgsl`.
     pub remap: Pipeline,
+    /// `shaders/histogram.wgsl`, `hist_count`.
+    pub hist_count: Pipeline,
+    /// `shaders/histogram.wgsl`, `hist_blocks`.
+    pub hist_blocks: Pipeline,
+    /// `shaders/histogram.wgsl`, `hist_scan`.
+    pub hist_scan: Pipeline,
+    /// `shaders/histogram.wgsl`, `hist_compact`.
+    pub hist_compact: Pipeline,
+    /// `shaders/expand.wgsl`.
+    pub expand: Pipeline,
 }
 
 fn layout_entry(s: &Slot) -> wgpu::BindGroupLayoutEntry {
@@ -83,7 +140,7 @@ impl Pipeline {
     fn new(device: &wgpu::Device, kernel: Kernel) -> Self {
         let name = kernel.name;
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(name),
+            label: Some(kernel.file),
             source: wgpu::ShaderSource::Wgsl(Cow::Owned(kernel.wgsl())),
         });
         let entries: Vec<_> = kernel.slots.iter().map(layout_entry).collect();
@@ -151,6 +208,11 @@ impl Pipelines {
         Pipelines {
             assign: Pipeline::new(device, ASSIGN),
             remap: Pipeline::new(device, REMAP),
+            hist_count: Pipeline::new(device, HIST_COUNT),
+            hist_blocks: Pipeline::new(device, HIST_BLOCKS),
+            hist_scan: Pipeline::new(device, HIST_SCAN),
+            hist_compact: Pipeline::new(device, HIST_COMPACT),
+            expand: Pipeline::new(device, EXPAND),
         }
     }
 }

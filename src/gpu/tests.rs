@@ -6,6 +6,7 @@
 use super::backend::{chunk_limit, GpuBackend};
 use super::layout::{self, Access, Centroids, Params, ASSIGN_TILE, POINT_BYTES, REMAP_TILE, WG_SIZE};
 use super::pipelines::{Kernel, KERNELS};
+use super::pixels::GpuPixels;
 use crate::backend::Backend;
 use crate::cpu::CpuBackend;
 use crate::grid::Point;
@@ -26,9 +27,11 @@ fn parse_and_validate(src: &str) -> Result<(naga::Module, naga::valid::ModuleInf
 }
 
 fn module(k: &Kernel) -> naga::Module {
-    parse_and_validate(&k.wgsl())
-        .unwrap_or_else(|e| panic!("{}: {e}", k.name))
-        .0
+    validated(k).0
+}
+
+fn validated(k: &Kernel) -> (naga::Module, naga::valid::ModuleInfo) {
+    parse_and_validate(&k.wgsl()).unwrap_or_else(|e| panic!("{}: {e}", k.name))
 }
 
 fn workgroup_bytes(module: &naga::Module) -> u32 {
@@ -51,9 +54,10 @@ fn every_shader_file_is_a_kernel_and_validates_as_assembled() {
         .filter(|f| f.ends_with(".wgsl"))
         .collect();
     files.sort();
-    let mut expected: Vec<String> = KERNELS.iter().map(|k| format!("{}.wgsl", k.name)).collect();
+    let mut expected: Vec<String> = KERNELS.iter().map(|k| format!("{}.wgsl", k.file)).collect();
     expected.push("common.wgsl".into());
     expected.sort();
+    expected.dedup();
     assert_eq!(files, expected, "every shader file is a kernel (or common.wgsl)");
     for k in &KERNELS {
         let m = module(k);
@@ -126,10 +130,14 @@ fn generated_constants_are_the_ones_the_shaders_see() {
 #[test]
 fn binding_slots_match_the_wgsl_declarations() {
     for k in &KERNELS {
-        let m = module(k);
+        let (m, info) = validated(k);
+        let ep = m.entry_points.iter().position(|e| e.name == k.name).unwrap();
+        let uses = info.get_entry_point(ep);
+        // The globals this entry point reads or writes, with their declared binding and access.
         let mut declared: Vec<(String, u32, Access)> = m
             .global_variables
             .iter()
+            .filter(|(h, _)| !uses[*h].is_empty())
             .filter_map(|(_, v)| {
                 let b = v.binding.as_ref()?;
                 assert_eq!(b.group, 0, "{}: one bind group", k.name);
@@ -151,12 +159,35 @@ fn binding_slots_match_the_wgsl_declarations() {
             .map(|s| (s.name.to_string(), s.binding, s.access))
             .collect();
         assert_eq!(declared, table, "{}: WGSL bindings vs layout.rs", k.name);
+        let storage = k.slots.iter().filter(|s| s.access != Access::Uniform).count() as u32;
+        assert!(
+            storage <= layout::MAX_STORAGE_BUFFERS,
+            "{}: {storage} storage buffers",
+            k.name
+        );
     }
 }
 
 #[test]
 fn repr_c_structs_match_their_wgsl_twins() {
-    for k in &KERNELS {
+    for k in KERNELS.iter().filter(|k| !k.common) {
+        let m = module(k);
+        let mut layouter = naga::proc::Layouter::default();
+        layouter.update(m.to_ctx()).unwrap();
+        let pp = m
+            .types
+            .iter()
+            .find(|(_, t)| t.name.as_deref() == Some("PixelParams"))
+            .map(|(h, _)| h)
+            .expect("PixelParams struct");
+        assert_eq!(
+            layouter[pp].size as usize,
+            std::mem::size_of::<layout::PixelParams>(),
+            "{}: PixelParams",
+            k.name
+        );
+    }
+    for k in KERNELS.iter().filter(|k| k.common) {
         let m = module(k);
         let mut layouter = naga::proc::Layouter::default();
         layouter.update(m.to_ctx()).unwrap();
@@ -191,49 +222,85 @@ fn repr_c_structs_match_their_wgsl_twins() {
 /// Where barriers may stand: naga 30 does not reject a barrier in non-uniform control flow and
 /// lavapipe runs one without complaint, while a real GPU may hang. So the kernels keep a simple
 /// rule that this walk enforces: a barrier appears only as a top-level statement of an entry
-/// point (never inside `if`, `switch` or a loop, never in a helper function), and no `return`
-/// precedes the last barrier.
-fn barrier_violations(module: &naga::Module) -> Vec<String> {
-    use naga::Statement as S;
-    fn walk(block: &naga::Block, depth: usize, out: &mut Vec<(usize, bool)>) {
-        for st in block.iter() {
-            match st {
-                S::ControlBarrier(_) => out.push((depth, false)),
-                S::Return { .. } => out.push((depth, true)),
-                S::Block(b) => walk(b, depth + 1, out),
-                S::If { accept, reject, .. } => {
-                    walk(accept, depth + 1, out);
-                    walk(reject, depth + 1, out);
-                }
-                S::Switch { cases, .. } => cases.iter().for_each(|c| walk(&c.body, depth + 1, out)),
-                S::Loop { body, continuing, .. } => {
-                    walk(body, depth + 1, out);
-                    walk(continuing, depth + 1, out);
-                }
-                _ => {}
+/// point or of a helper function (never inside `if`, `switch` or a loop); a helper that holds
+/// barriers is called only as a top-level statement of an entry point; and no `return` precedes
+/// the last barrier.
+use naga::Statement as S;
+
+/// (depth, what): what is a barrier, a return, or a call to a function with barriers.
+#[derive(Clone, Copy, PartialEq)]
+enum Seen {
+    Barrier,
+    Return,
+    Call(naga::Handle<naga::Function>),
+}
+fn walk(block: &naga::Block, depth: usize, out: &mut Vec<(usize, Seen)>) {
+    for st in block.iter() {
+        match st {
+            S::ControlBarrier(_) => out.push((depth, Seen::Barrier)),
+            S::Return { .. } => out.push((depth, Seen::Return)),
+            S::Call { function, .. } => out.push((depth, Seen::Call(*function))),
+            S::Block(b) => walk(b, depth + 1, out),
+            S::If { accept, reject, .. } => {
+                walk(accept, depth + 1, out);
+                walk(reject, depth + 1, out);
             }
+            S::Switch { cases, .. } => cases.iter().for_each(|c| walk(&c.body, depth + 1, out)),
+            S::Loop { body, continuing, .. } => {
+                walk(body, depth + 1, out);
+                walk(continuing, depth + 1, out);
+            }
+            _ => {}
         }
     }
+}
+/// Checks one body; `helpers` are the functions that hold barriers.
+fn check(
+    name: &str,
+    body: &naga::Block,
+    helpers: &[naga::Handle<naga::Function>],
+    calls_ok: bool,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    walk(body, 0, &mut seen);
+    let syncs = |s: &Seen| matches!(s, Seen::Barrier) || matches!(s, Seen::Call(f) if helpers.contains(f));
+    let last = seen.iter().rposition(|(_, s)| syncs(s));
     let mut bad = Vec::new();
-    for (_, f) in module.functions.iter() {
-        let mut seen = Vec::new();
-        walk(&f.body, 0, &mut seen);
-        if seen.iter().any(|(_, ret)| !ret) {
-            bad.push(format!("barrier in helper function {:?}", f.name));
+    for (i, (depth, s)) in seen.iter().enumerate() {
+        if syncs(s) && *depth > 0 {
+            bad.push(format!("{name}: barrier nested in control flow"));
         }
+        if matches!(s, Seen::Call(f) if helpers.contains(f)) && !calls_ok {
+            bad.push(format!("{name}: calls a function with barriers"));
+        }
+        if *s == Seen::Return && last.is_some_and(|l| i < l) {
+            bad.push(format!("{name}: return before a barrier"));
+        }
+    }
+    bad
+}
+fn barrier_violations(module: &naga::Module) -> Vec<String> {
+    let helpers: Vec<_> = module
+        .functions
+        .iter()
+        .filter(|(_, f)| {
+            let mut seen = Vec::new();
+            walk(&f.body, 0, &mut seen);
+            seen.iter().any(|(_, s)| *s == Seen::Barrier)
+        })
+        .map(|(h, _)| h)
+        .collect();
+    let mut bad = Vec::new();
+    for (h, f) in module.functions.iter() {
+        let name = f.name.clone().unwrap_or_default();
+        let mut v = check(&name, &f.body, &helpers, false);
+        if !helpers.contains(&h) {
+            v.retain(|m| !m.contains("return before"));
+        }
+        bad.extend(v);
     }
     for ep in &module.entry_points {
-        let mut seen = Vec::new();
-        walk(&ep.function.body, 0, &mut seen);
-        let last_barrier = seen.iter().rposition(|(_, ret)| !ret);
-        for (i, (depth, ret)) in seen.iter().enumerate() {
-            if !ret && *depth > 0 {
-                bad.push(format!("{}: barrier nested in control flow", ep.name));
-            }
-            if *ret && last_barrier.is_some_and(|l| i < l) {
-                bad.push(format!("{}: return before a barrier", ep.name));
-            }
-        }
+        bad.extend(check(&ep.name, &ep.function.body, &helpers, true));
     }
     bad
 }
@@ -247,11 +314,17 @@ fn barriers_stand_only_in_uniform_control_flow() {
     for bad in [
         "@compute @workgroup_size(64) fn main(@builtin(local_invocation_index) i: u32) {\n  if (i == 0u) { workgroupBarrier(); }\n}",
         "@compute @workgroup_size(64) fn main(@builtin(local_invocation_index) i: u32) {\n  if (i == 0u) { return; }\n  workgroupBarrier();\n}",
-        "fn helper() { workgroupBarrier(); }\n@compute @workgroup_size(64) fn main() { helper(); }",
+        "fn helper() { workgroupBarrier(); }\n@compute @workgroup_size(64) fn main(@builtin(local_invocation_index) i: u32) {\n  if (i == 0u) { helper(); }\n}",
+        "fn helper() { for (var j = 0u; j < 4u; j++) { workgroupBarrier(); } }\n@compute @workgroup_size(64) fn main() { helper(); }",
+        "fn inner() { workgroupBarrier(); }\nfn outer() { inner(); }\n@compute @workgroup_size(64) fn main() { outer(); }",
     ] {
         let (m, _) = parse_and_validate(bad).unwrap();
         assert!(!barrier_violations(&m).is_empty(), "not caught:\n{bad}");
     }
+    // And a helper with top-level barriers, called at the top level, is allowed.
+    let good = "fn helper() { workgroupBarrier(); }\n@compute @workgroup_size(64) fn main() { helper(); }";
+    let (m, _) = parse_and_validate(good).unwrap();
+    assert_eq!(barrier_violations(&m), Vec::<String>::new());
 }
 
 #[test]
@@ -268,6 +341,16 @@ fn chunks_respect_binding_buffer_and_dispatch_limits() {
         max_buffer_size: 8 << 30,
         ..lavapipe.clone()
     };
+    for limits in [lavapipe.clone(), wgpu::Limits::default(), huge.clone()] {
+        let p = super::pixels::pixel_chunk_limit(&limits, None);
+        assert!(p as u64 * 4 <= limits.max_storage_buffer_binding_size);
+        assert!(p as u64 * 4 <= limits.max_buffer_size);
+        assert!(p.div_ceil(layout::PIXEL_TILE) <= limits.max_compute_workgroups_per_dimension);
+        assert_eq!(p % layout::PIXEL_TILE, 0);
+    }
+    // A 100 MP image under the portable limits: 128 MiB bindings hold 32 Mi pixels, so 3 chunks.
+    let p = super::pixels::pixel_chunk_limit(&wgpu::Limits::default(), None) as u64;
+    assert_eq!(100_000_000u64.div_ceil(p), 3);
     for limits in [lavapipe, wgpu::Limits::default(), huge] {
         let n = chunk_limit(&limits, None);
         assert!(n as u64 * POINT_BYTES <= limits.max_storage_buffer_binding_size);
@@ -356,4 +439,53 @@ fn binding_by_name_refuses_a_missing_or_unknown_slot() {
     );
     let extra = [&all[..], &[("weights", &b)]].concat();
     assert!(ctx.pipelines.remap.bind(d, &extra).is_err(), "unknown 'weights'");
+}
+
+/// Pixels with the extreme keys (black, white), one color repeated many times, noise, and a
+/// count that is neither a multiple of 4 nor of a tile.
+fn awkward_pixels(n: usize) -> Vec<[u8; 4]> {
+    let mut rng = Rng(7);
+    (0..n)
+        .map(|i| match i % 7 {
+            0 => [0, 0, 0, 255],
+            1 => [255, 255, 255, 255],
+            2 => [12, 200, 7, 255],
+            _ => {
+                let v = rng.next();
+                [v as u8, (v >> 8) as u8, (v >> 16) as u8, 255]
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn gpu_histogram_and_indices_equal_the_cpu_twins_in_chunks() {
+    let Some(ctx) = gpu() else { return };
+    let (_, _, photo) = crate::testutil::fixture("chelsea.png");
+    for (what, px) in [("chelsea", photo), ("awkward", awkward_pixels(10_007))] {
+        let (_, cpu_summary) = crate::cpu::histogram::opaque(&px).expect("opaque");
+        let table = crate::histogram::Histogram::new(&px);
+        for chunk in [None, Some(4096)] {
+            let (g, summary) = GpuPixels::histogram(ctx.clone(), &px, chunk)
+                .expect("gpu histogram")
+                .expect("opaque");
+            assert_eq!(summary, cpu_summary, "{what}, chunk {chunk:?}: histograms differ");
+            let labels: Vec<u8> = (0..summary.len()).map(|i| (i * 7 % 251) as u8).collect();
+            let want = crate::cpu::expand::expand(&px, table.rgb_table().unwrap(), &labels);
+            assert_eq!(
+                g.expand(&labels).expect("gpu expand"),
+                want,
+                "{what}, chunk {chunk:?}: indices differ"
+            );
+        }
+        eprintln!("{what}: {} colors, identical", cpu_summary.len());
+    }
+}
+
+#[test]
+fn gpu_histogram_leaves_images_with_alpha_to_the_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let mut px = awkward_pixels(5000);
+    px[4321][3] = 254;
+    assert!(GpuPixels::histogram(ctx, &px, None).unwrap().is_none());
 }

@@ -1,0 +1,150 @@
+//! Where each stage runs. Results are bit-identical on every backend, so the choice is only about
+//! speed.
+//!
+//! - `cpu`: every stage on the CPU; no driver is loaded.
+//! - `gpu`: the device starts opening on its own thread when the [`crate::Quantizer`] is built,
+//!   and the first stage that needs it waits for it. The histogram, k-means and the final
+//!   per-pixel indices run on it (images with alpha count their colors on the CPU).
+//! - `auto`: the device starts opening on its own thread too, but only when a hardware GPU could
+//!   exist (on Linux, a GPU device node; see `src/gpu/adapter.rs`), and only hardware Vulkan,
+//!   Metal or DX12 adapters that pass the engine's checks are taken. Nothing ever waits for it:
+//!   each stage that could use it asks whether it is open *now*, and runs on the CPU if not. A
+//!   stage also stays on the CPU when its work is too small for the GPU's fixed costs (a submit
+//!   and read-back per call, about 0.15 to 0.4 ms on an NVIDIA H100, and the upload):
+//!   - the pixel stages (histogram and per-pixel indices) need [`AUTO_MIN_PIXELS`];
+//!   - k-means needs `unique colors × K` of at least [`AUTO_MIN_KMEANS_WORK`] per iteration.
+//!
+//!   So `auto` starts on the CPU and hands over to the device once it is ready: on a machine
+//!   without a GPU it costs nothing, and on one with a GPU it is never slower than the CPU by more
+//!   than the device thread's share of the cores.
+//!
+//!   Opening a device takes 150 to 320 ms on an NVIDIA H100, longer than the whole CPU run for a
+//!   photo below about 8 megapixels. The command line therefore starts the device under `auto`
+//!   only when the run has at least [`AUTO_MIN_RUN_PIXELS`] to do ([`worth_starting`]).
+
+use crate::backend::AdapterSummary;
+use crate::error::{Error, Result};
+use crate::gpu::{DeviceStart, GpuContext};
+use crate::options::BackendChoice;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Smallest image, in pixels, whose histogram and indices `auto` computes on the GPU. Below it
+/// the upload and the fixed costs outweigh a CPU pass over the pixels.
+pub const AUTO_MIN_PIXELS: u64 = 4_000_000;
+
+/// Smallest `unique colors × K` for which `auto` runs k-means on the GPU. At 2^21 a CPU iteration
+/// with the pruned search takes about as long as one GPU round trip on a many-core machine.
+pub const AUTO_MIN_KMEANS_WORK: u64 = 1 << 21;
+
+/// Fewest pixels in a whole run (one large photo, or a batch) for which `auto` starts a device.
+pub const AUTO_MIN_RUN_PIXELS: u64 = 8_000_000;
+
+/// Whether `auto` should start a device for a run over `pixels` pixels in `files` files (a batch
+/// of 16 files or more always qualifies: the one device serves them all).
+pub fn worth_starting(pixels: u64, files: usize) -> bool {
+    pixels >= AUTO_MIN_RUN_PIXELS || files >= 16
+}
+
+/// A stage that can run on the GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Histogram and per-pixel indices; work = pixels.
+    Pixels,
+    /// The Lloyd loop and the remap of unique colors; work = unique colors × K.
+    Kmeans,
+}
+
+/// The device a quantizer may use, and the rule for using it.
+pub(crate) struct Devices {
+    choice: BackendChoice,
+    start: Option<DeviceStart>,
+}
+
+impl Devices {
+    /// Starts opening a device on its own thread when `choice` may use one.
+    pub fn new(choice: BackendChoice) -> Self {
+        let start = match choice {
+            BackendChoice::Cpu => None,
+            BackendChoice::Gpu => Some(DeviceStart::spawn(|| GpuContext::new(false))),
+            BackendChoice::Auto => {
+                crate::gpu::hardware_may_exist().then(|| DeviceStart::spawn(|| GpuContext::new(true)))
+            }
+        };
+        Devices { choice, start }
+    }
+
+    /// An already open device, used for every stage.
+    pub fn ready(ctx: Arc<GpuContext>) -> Self {
+        Devices {
+            choice: BackendChoice::Gpu,
+            start: Some(DeviceStart::ready(ctx)),
+        }
+    }
+
+    /// The adapter, once the device is open.
+    pub fn adapter(&self) -> Option<&AdapterSummary> {
+        match self.start.as_ref()?.get()?.result.as_ref() {
+            Ok(ctx) => Some(ctx.adapter()),
+            Err(_) => None,
+        }
+    }
+
+    /// How long opening the device took, once it has finished (successfully or not).
+    pub fn start_time(&self) -> Option<Duration> {
+        Some(self.start.as_ref()?.get()?.took)
+    }
+
+    /// The device for a stage with `work` units, or None to run it on the CPU. With `gpu` this
+    /// waits for the device (the wait is added to `waited`) and fails without one. With `auto` it
+    /// never waits; a device that failed to open for a reason other than finding no adapter adds
+    /// a warning.
+    pub fn for_stage(
+        &self,
+        stage: Stage,
+        work: u64,
+        waited: &mut Duration,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<Arc<GpuContext>>> {
+        let Some(start) = &self.start else {
+            return Ok(None);
+        };
+        match self.choice {
+            BackendChoice::Cpu => Ok(None),
+            BackendChoice::Gpu => {
+                let t = Instant::now();
+                let started = start.wait();
+                *waited += t.elapsed();
+                started.device().map(Some)
+            }
+            BackendChoice::Auto => match start.get().map(|s| s.device()) {
+                Some(Ok(ctx)) if work >= min_work(stage) => Ok(Some(ctx)),
+                Some(Err(e)) if !matches!(e, Error::NoAdapter(_)) => {
+                    let w = format!("{e}; using the CPU");
+                    if !warnings.contains(&w) {
+                        warnings.push(w);
+                    }
+                    Ok(None)
+                }
+                _ => Ok(None),
+            },
+        }
+    }
+
+    /// Whether the device is still opening.
+    pub fn opening(&self) -> bool {
+        self.start.as_ref().is_some_and(|s| s.get().is_none())
+    }
+
+    /// Whether a failing GPU stage may fall back to the CPU (under `auto`) or must fail.
+    pub fn may_fall_back(&self) -> bool {
+        self.choice == BackendChoice::Auto
+    }
+}
+
+fn min_work(stage: Stage) -> u64 {
+    match stage {
+        Stage::Pixels => AUTO_MIN_PIXELS,
+        Stage::Kmeans => AUTO_MIN_KMEANS_WORK,
+    }
+}
