@@ -1,49 +1,81 @@
 #!/usr/bin/env bash
-# GPU measurements on a machine with a GPU: for each large corpus photo and K, runs
-# `kmquant compare` (the same job on the GPU and on the CPU, checked bit for bit) and prints the
-# GPU's k-means iterations per second, distance evaluations per second, the share of the
-# device's FP32 peak that the assignment reaches, and the quantize-stage time.
+# The GPU benchmark: for each photo and K, the whole-process wall time of --backend auto, gpu
+# and cpu (median of --reps interleaved runs), the GPU run's time per stage, the ratio of the
+# auto run to decoding alone, and whether the gpu and cpu outputs are byte-identical.
 #
-#   bash bench/gpu.sh [--peak-tflops 51.2] [--k "16 256"] [--corpus corpus] [--photos "kleiber dragonfly bridge"]
+#   bash bench/gpu.sh [--bin PATH] [--k "16 256"] [--reps 3] [IMAGE...]
 #
-# --peak-tflops is the device's FP32 peak (e.g. from its datasheet); without it the share is
-# left out. One distance evaluation counts as 8 floating-point operations (4 subtractions,
-# 4 multiply-adds) plus the compare, which is not counted.
+# Default images: the three large corpus photos as JPEG when .dev/img holds them (see
+# ../shared/gpu/prepare.sh), else as PNG from corpus/. Needs only python3 and the kmquant binary,
+# so it runs as is on a machine without a Rust toolchain:
+#   bash .dev/on-gpu.sh bash bench/gpu.sh --bin .dev/kmquant
 set -euo pipefail
 cd "$(dirname "$0")/.."
-peak=""; ks="16 256"; corpus=corpus; photos="kleiber dragonfly bridge"
+bin=target/release/kmquant; ks="16 256"; reps=3; images=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --peak-tflops) peak="$2"; shift 2 ;;
+    --bin) bin="$2"; shift 2 ;;
     --k) ks="$2"; shift 2 ;;
-    --corpus) corpus="$2"; shift 2 ;;
-    --photos) photos="$2"; shift 2 ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
+    --reps) reps="$2"; shift 2 ;;
+    -*) echo "unknown option $1" >&2; exit 2 ;;
+    *) images+=("$1"); shift ;;
   esac
 done
-[ -f "$corpus/corpus.tsv" ] || bash ../shared/corpus/fetch.sh "$corpus"
-cargo build --release --quiet
-export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
-target/release/kmquant adapters
-echo
-echo "| photo | K | unique colors | identical | GPU iterations | GPU k-means ms | iterations/s | G distances/s | share of FP32 peak | GPU quantize ms | CPU quantize ms |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
-for p in $photos; do
-  for k in $ks; do
-    target/release/kmquant compare "$corpus/$p.png" -k "$k" --json > /tmp/kmquant-gpu.json || true
-    python3 - "$p" "$k" "$peak" /tmp/kmquant-gpu.json <<'PY'
-import json, sys
-p, k, peak, f = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-r = json.load(open(f))
-g, c = r["gpu"], r["cpu"]
-it, km = g["iterations"], g["timings_ms"]["kmeans"]
-n = r["unique_colors"]
-ips = it / (km / 1e3) if km > 0 else float("nan")
-dps = n * k * it / (km / 1e3) if km > 0 else float("nan")
-share = f"{100 * dps * 8 / (float(peak) * 1e12):.1f}%" if peak else "-"
-gq = g["timings_ms"]["total"] - g["timings_ms"]["setup"]
-cq = c["timings_ms"]["total"]
-print(f"| {p} | {k} | {n} | {r['identical']} | {it} | {km:.1f} | {ips:.0f} | {dps/1e9:.2f} | {share} | {gq:.1f} | {cq:.1f} |")
-PY
+if [ ${#images[@]} -eq 0 ]; then
+  for p in kleiber dragonfly bridge; do
+    if [ -f ".dev/img/$p.jpg" ]; then images+=(".dev/img/$p.jpg")
+    else
+      [ -f corpus/corpus.tsv ] || bash ../shared/corpus/fetch.sh corpus >&2
+      images+=("corpus/$p.png")
+    fi
   done
-done
+fi
+[ -x "$bin" ] || cargo build --release --quiet
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+nproc_out=$(nproc)
+echo "machine: $nproc_out cores; $(uname -sr)"
+"$bin" adapters | sed 's/^/    /'
+echo
+python3 - "$bin" "$reps" "$ks" "${images[@]}" <<'PY'
+import json, os, statistics, subprocess, sys, tempfile, time
+binary, reps, ks, images = sys.argv[1], int(sys.argv[2]), [int(k) for k in sys.argv[3].split()], sys.argv[4:]
+tmp = tempfile.mkdtemp()
+
+def run(img, k, backend):
+    out = os.path.join(tmp, f"{backend}.png")
+    t = time.perf_counter()
+    p = subprocess.run([binary, img, "-k", str(k), "--backend", backend, "--json", "--force", "-o", out],
+                       capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if p.returncode != 0:
+        return wall, None, None
+    return wall, json.loads(p.stdout), open(out, "rb").read()
+
+print("| photo | MP | K | auto s | gpu s | cpu s | auto / faster | auto / decode | gpu stages | device start | histogram | k-means | remap | encode | gpu = cpu bytes |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for img in images:
+    for k in ks:
+        walls = {"auto": [], "gpu": [], "cpu": []}
+        last = {}
+        for _ in range(reps):
+            for b in ("auto", "gpu", "cpu"):
+                w, rep, data = run(img, k, b)
+                walls[b].append(w)
+                last[b] = (rep, data)
+        med = {b: statistics.median(v) for b, v in walls.items()}
+        g, c = last["gpu"][0], last["cpu"][0]
+        if g is None or c is None:
+            print(f"| {os.path.basename(img)} | | {k} | {med['auto']:.3f} | failed | {med['cpu']:.3f} | | | | | | | | | |")
+            continue
+        t = g["timings_ms"]
+        decode = statistics.median([last[b][0]["timings_ms"]["decode"] for b in ("cpu",)]) / 1e3
+        mp = g["width"] * g["height"] / 1e6
+        same = last["gpu"][1] == last["cpu"][1]
+        ds = "-" if t.get("device_start") is None else f"{t['device_start']:.0f}"
+        print(f"| {os.path.basename(img)} | {mp:.1f} | {k} | {med['auto']:.3f} | {med['gpu']:.3f} | {med['cpu']:.3f} | "
+              f"{med['auto'] / min(med['gpu'], med['cpu']):.2f} | {med['auto'] / decode:.2f} | {'+'.join(g.get('gpu_stages', [])) or '-'} | "
+              f"{ds} | {t['histogram']:.0f} | {t['kmeans']:.0f} | {t['remap']:.0f} | {t['encode']:.0f} | {'yes' if same else 'NO'} |")
+print()
+print("Times in s are whole-process wall times, medians of", reps, "interleaved runs; stage times (ms) are from the gpu run's --json report;")
+print("'auto / decode' divides the auto run's wall time by the decode stage of the cpu run.")
+PY
