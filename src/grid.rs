@@ -146,6 +146,165 @@ impl Neighbors {
     }
 }
 
+/// Cells per axis of [`CellSearch`]'s grid: 32 cells of 64 grid units (8 levels) each.
+const CELLS: usize = 32;
+/// Grid units per cell side.
+const CELL: u16 = (GRID_MAX + 1).div_ceil(CELLS as u16);
+
+/// The exact nearest search for opaque palettes, for many queries spread over the color cube
+/// (dithering): the first three coordinates are cut into `CELLS`³ cells, and each cell keeps the
+/// entries that can be nearest to some point in it (an entry whose closest approach to the cell
+/// is farther than some other entry's farthest point never wins there), sorted by that closest
+/// approach. A query walks its cell's list and stops at the first entry whose closest approach
+/// exceeds the best distance found, so it returns exactly [`nearest`]'s answer, ties included.
+/// The lists are built up front, on every core, and stored flat in blocks of four.
+pub(crate) struct CellSearch {
+    /// The palette's r, g, b as i32, then a sentinel farther from every grid point than any
+    /// entry, which pads the lists and never wins.
+    palette: Vec<[i32; 3]>,
+    /// Cell `c`'s candidates are `blocks[offsets[c]..offsets[c + 1]]`, four to a block.
+    offsets: Vec<u32>,
+    blocks: Vec<[Candidate; 4]>,
+}
+
+/// One candidate of a cell: its closest approach to the cell, squared, and its index.
+#[derive(Clone, Copy)]
+struct Candidate {
+    near: u32,
+    index: u16,
+}
+
+/// The sentinel's coordinate: its squared distance to any grid point (at least 3 × 5960²) is
+/// larger than any real one (at most 3 × 2040²), and fits an i32.
+const FAR: i32 = 8000;
+
+impl CellSearch {
+    /// A search over `palette` (1 to 256 entries, every one opaque: the fourth coordinate
+    /// `GRID_MAX`); None when some entry is not opaque.
+    pub fn new(palette: &[Point]) -> Option<Self> {
+        use rayon::prelude::*;
+        if palette.is_empty() || palette.len() > 256 || palette.iter().any(|p| p.0[3] != GRID_MAX) {
+            return None;
+        }
+        let axes = AxisSpans::new(palette);
+        let sentinel = Candidate {
+            near: u32::MAX,
+            index: palette.len() as u16,
+        };
+        let lists: Vec<Vec<[Candidate; 4]>> = (0..CELLS * CELLS)
+            .into_par_iter()
+            .flat_map_iter(|rg| {
+                let axes = &axes;
+                (0..CELLS).map(move |b| {
+                    let list = axes.candidates([rg / CELLS, rg % CELLS, b]);
+                    list.chunks(4)
+                        .map(|four| {
+                            let mut block = [sentinel; 4];
+                            for (slot, &(near, j)) in block.iter_mut().zip(four) {
+                                *slot = Candidate {
+                                    near,
+                                    index: j as u16,
+                                };
+                            }
+                            block
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut offsets = Vec::with_capacity(lists.len() + 1);
+        offsets.push(0u32);
+        for l in &lists {
+            offsets.push(offsets[offsets.len() - 1] + l.len() as u32);
+        }
+        let mut coords: Vec<[i32; 3]> = palette.iter().map(|p| [0, 1, 2].map(|a| p.0[a] as i32)).collect();
+        coords.push([FAR; 3]);
+        Some(CellSearch {
+            palette: coords,
+            offsets,
+            blocks: lists.concat(),
+        })
+    }
+
+    /// The nearest entry to `q` (opaque: its fourth coordinate is `GRID_MAX`) and its squared
+    /// distance; ties go to the lower index. Each block of four is reduced without branches, by
+    /// the smallest `(distance << 16) | index`; the walk stops at the first block whose closest
+    /// candidate cannot beat the best so far.
+    #[inline(always)]
+    pub fn nearest(&self, q: Point) -> (usize, u32) {
+        let c = [0, 1, 2].map(|a| (q.0[a] / CELL) as usize);
+        let cell = (c[0] * CELLS + c[1]) * CELLS + c[2];
+        let blocks = &self.blocks[self.offsets[cell] as usize..self.offsets[cell + 1] as usize];
+        let q = [q.0[0] as i32, q.0[1] as i32, q.0[2] as i32];
+        let mut best = u64::MAX;
+        for block in blocks {
+            if block[0].near as u64 > best >> 16 {
+                break;
+            }
+            for cand in block {
+                let p = self.palette[cand.index as usize];
+                let d = [q[0] - p[0], q[1] - p[1], q[2] - p[2]];
+                let d2 = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) as u64;
+                best = best.min(d2 << 16 | cand.index as u64);
+            }
+        }
+        ((best & 0xffff) as usize, (best >> 16) as u32)
+    }
+}
+
+/// For every axis, cell coordinate and entry: the squared closest and farthest approach of the
+/// entry's coordinate to the cell's interval on that axis. A cell's approach is the sum over
+/// the three axes.
+struct AxisSpans {
+    k: usize,
+    /// [axis][cell coordinate][entry] -> (near², far²).
+    spans: Vec<(u32, u32)>,
+}
+
+impl AxisSpans {
+    fn new(palette: &[Point]) -> Self {
+        let k = palette.len();
+        let mut spans = Vec::with_capacity(3 * CELLS * k);
+        for a in 0..3 {
+            for cell in 0..CELLS {
+                let lo = cell as i64 * CELL as i64;
+                let hi = (lo + CELL as i64 - 1).min(GRID_MAX as i64);
+                for p in palette {
+                    let v = p.0[a] as i64;
+                    let d = if v < lo {
+                        lo - v
+                    } else if v > hi {
+                        v - hi
+                    } else {
+                        0
+                    };
+                    let f = (v - lo).abs().max((v - hi).abs());
+                    spans.push(((d * d) as u32, (f * f) as u32));
+                }
+            }
+        }
+        AxisSpans { k, spans }
+    }
+
+    fn axis(&self, a: usize, cell: usize) -> &[(u32, u32)] {
+        let start = (a * CELLS + cell) * self.k;
+        &self.spans[start..start + self.k]
+    }
+
+    /// The entries that can be nearest to a point of cell `c`, sorted by (closest approach,
+    /// index).
+    fn candidates(&self, c: [usize; 3]) -> Vec<(u32, u8)> {
+        let (x, y, z) = (self.axis(0, c[0]), self.axis(1, c[1]), self.axis(2, c[2]));
+        let bound = (0..self.k).map(|j| x[j].1 + y[j].1 + z[j].1).min().unwrap_or(0);
+        let mut list: Vec<(u32, u8)> = (0..self.k)
+            .map(|j| (x[j].0 + y[j].0 + z[j].0, j as u8))
+            .filter(|&(near, _)| near <= bound)
+            .collect();
+        list.sort_unstable();
+        list
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +331,25 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The cell search returns exactly the brute force's index and distance for opaque
+        /// palettes, with duplicate entries and entries on cell edges among them.
+        #[test]
+        fn cell_search_equals_brute_force(
+            cs in proptest::collection::vec(any::<[u16; 3]>(), 1..120),
+            qs in proptest::collection::vec(any::<[u16; 3]>(), 1..200),
+        ) {
+            let opaque = |v: [u16; 3]| Point([v[0] % (GRID_MAX + 1), v[1] % (GRID_MAX + 1), v[2] % (GRID_MAX + 1), GRID_MAX]);
+            let mut cs: Vec<Point> = cs.into_iter().map(opaque).collect();
+            if cs.len() > 3 {
+                cs[2] = cs[0];
+                cs[3] = Point([CELL * 5, CELL * 7 - 1, 0, GRID_MAX]);
+            }
+            let search = CellSearch::new(&cs).unwrap();
+            for q in qs.into_iter().map(opaque) {
+                prop_assert_eq!(search.nearest(q), nearest(q, &cs));
+            }
+        }
 
         /// The pruned search returns exactly the brute force's index and distance, from any
         /// hint, with duplicate centroids among them.

@@ -42,6 +42,8 @@ pub struct Quantized {
     pub iterations: u32,
     /// Whether the loop stopped on the tolerance rather than on the iteration cap.
     pub converged: bool,
+    /// Whether the indices were dithered.
+    pub dithered: bool,
     /// Mean squared error of the output against the input, per RGB channel, in 8-bit levels².
     pub mse: f64,
     /// The k-means objective after each iteration's assignment (mean squared distance per pixel,

@@ -234,6 +234,7 @@ impl Quantizer {
             unique_colors: p.hist.len(),
             iterations: clustered.iterations,
             converged: clustered.converged,
+            dithered: dither > 0.0,
             mse: mapped.sse as f64 / (3.0 * p.image.pixels().len() as f64),
             objective: clustered.sse.iter().map(|&s| s as f64 / total).collect(),
             backend,
@@ -307,6 +308,7 @@ impl Quantizer {
             pixels: p.image.pixels(),
             hist: &p.hist,
             points: &p.points,
+            space: self.opts.space,
         };
         let mut on_gpu = false;
         let mut expand = |final_labels: &[u8]| -> Result<Vec<u8>> {

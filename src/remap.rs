@@ -10,6 +10,7 @@ use crate::dither;
 use crate::error::Result;
 use crate::grid::Point;
 use crate::histogram::Histogram;
+use crate::space::ColorSpace;
 use rayon::prelude::*;
 
 /// The finished mapping of an image onto its palette.
@@ -36,6 +37,8 @@ pub(crate) struct Source<'a> {
     pub hist: &'a Histogram,
     /// Each unique color's point in the clustering space.
     pub points: &'a [Point],
+    /// The clustering space.
+    pub space: ColorSpace,
 }
 
 /// Maps every pixel. `labels[i]` is unique color `i`'s entry in `palette`, and `palette_points`
@@ -53,16 +56,27 @@ pub(crate) fn map(
 ) -> Result<Mapped> {
     let mut counts = vec![0u64; palette.len()];
     if dither > 0.0 {
-        let start = self::expand(src.hist, src.pixels, labels);
-        let d = dither::floyd_steinberg(
-            src.width,
-            src.height,
-            |i| src.points[src.hist.index_of(src.pixels[i])],
-            &start,
-            palette_points,
-            dither,
-        );
-        d.iter().for_each(|&l| counts[l as usize] += 1);
+        let start = || self::expand(src.hist, src.pixels, labels);
+        // In sRGB a pixel's point is its color times 8; in Oklab it is looked up.
+        let point_of = |i: usize| match src.space {
+            ColorSpace::Srgb => src.space.to_point(src.pixels[i]),
+            ColorSpace::Oklab => src.points[src.hist.index_of(src.pixels[i])],
+        };
+        let d = dither::floyd_steinberg(src.width, src.height, point_of, start, palette_points, dither);
+        counts = d
+            .par_chunks(1 << 16)
+            .map(|c| {
+                let mut n = vec![0u64; palette.len()];
+                c.iter().for_each(|&l| n[l as usize] += 1);
+                n
+            })
+            .reduce(
+                || vec![0u64; palette.len()],
+                |mut a, b| {
+                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                    a
+                },
+            );
         let sse = src
             .pixels
             .par_iter()

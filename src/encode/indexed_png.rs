@@ -1,17 +1,24 @@
-//! A small indexed-PNG writer that compresses on every core.
+//! A small indexed-PNG writer that compresses on every core, with the same bytes whatever the
+//! number of cores.
 //!
-//! The image data is split into bands of rows; each band is deflated independently (raw deflate,
-//! ended with a sync flush so the next band starts on a byte boundary, the last one with the
-//! final block), and the bands are concatenated into one zlib stream (header, blocks, Adler-32 of
-//! all the data). This is the same stream layout pigz uses: any PNG decoder reads it. Bands cost a
-//! little ratio (no back-references across a band edge), so they are kept large.
+//! The filtered rows are one byte stream, cut into bands of a fixed size ([`BAND`], never
+//! derived from the thread count). Each band is deflated on its own (raw deflate, ended with a
+//! sync flush so the next band starts on a byte boundary, the last one with the final block),
+//! with the 32 KiB before it as a preset dictionary, so its matches may reach back into the
+//! previous band exactly as in one stream. The bands are concatenated into one zlib stream
+//! (header, blocks, Adler-32 of all the data). This is the stream layout pigz uses: any PNG
+//! decoder reads it, and it costs about 0.1% against one stream.
 
 use crate::error::{Error, Result};
 use flate2::{Compress, Compression, FlushCompress, Status};
 use rayon::prelude::*;
 
-/// Smallest band, in bytes of filtered rows: below this the lost ratio outweighs the speed.
-const MIN_BAND: usize = 2 << 20;
+/// Bytes of filtered rows per band: small enough that a 10 MP image keeps 16 cores busy.
+const BAND: usize = 256 << 10;
+/// The deflate window: how far back a band's dictionary reaches.
+const WINDOW: usize = 32 << 10;
+/// Rows packed per task.
+const PACK_ROWS: usize = 64;
 
 /// An indexed image ready to be written.
 pub(crate) struct Indexed<'a> {
@@ -57,8 +64,13 @@ fn pack_row(row: &[u8], depth: u8, out: &mut Vec<u8>) {
     }
 }
 
-fn deflate_band(data: &[u8], last: bool, level: u8) -> Result<Vec<u8>> {
+/// Deflates `data` as a band that follows `dictionary` in the stream.
+fn deflate_band(dictionary: &[u8], data: &[u8], last: bool, level: u8) -> Result<Vec<u8>> {
     let mut c = Compress::new(Compression::new(level.clamp(1, 9) as u32), false);
+    if !dictionary.is_empty() {
+        c.set_dictionary(dictionary)
+            .map_err(|e| Error::Encode(e.to_string()))?;
+    }
     let mut out = Vec::with_capacity(data.len() / 4 + 64);
     let flush = if last {
         FlushCompress::Finish
@@ -96,29 +108,39 @@ fn adler32_combine(a: u32, b: u32, len_b: u64) -> u32 {
     (sum1 | (sum2 << 16)) as u32
 }
 
-/// Encodes the image as PNG bytes.
-pub(crate) fn write(img: &Indexed<'_>) -> Result<Vec<u8>> {
-    let (w, h) = (img.width as usize, img.height as usize);
+/// The filtered rows (filter type 0, indices packed at `depth` bits), packed on every core.
+fn pack(img: &Indexed<'_>) -> Vec<u8> {
+    let w = img.width as usize;
     let row_bytes = 1 + (w * img.depth as usize).div_ceil(8);
-    let by_size = (MIN_BAND / row_bytes).max(1);
-    let by_threads = h.div_ceil(rayon::current_num_threads() * 2);
-    let rows_per_band = by_size.max(by_threads).min(h).max(1);
-    let bands: Vec<&[u8]> = img.indices.chunks(rows_per_band * w).collect();
-    let n = bands.len();
-    let parts: Vec<(Vec<u8>, u32, u64)> = bands
-        .par_iter()
-        .enumerate()
-        .map(|(i, band)| {
-            let mut raw = Vec::with_capacity(band.len() / w * row_bytes);
-            for row in band.chunks(w) {
-                pack_row(row, img.depth, &mut raw);
+    let mut raw = vec![0u8; row_bytes * img.height as usize];
+    raw.par_chunks_mut(row_bytes * PACK_ROWS)
+        .zip(img.indices.par_chunks(w * PACK_ROWS))
+        .for_each(|(out, rows)| {
+            let mut buf = Vec::with_capacity(out.len());
+            for row in rows.chunks(w) {
+                pack_row(row, img.depth, &mut buf);
             }
+            out.copy_from_slice(&buf);
+        });
+    raw
+}
+
+/// The zlib stream of `raw`: fixed bands deflated on every core, each primed with the window
+/// before it, and the Adler-32 of the whole.
+fn zlib_stream(raw: &[u8], level: u8) -> Result<Vec<u8>> {
+    let n = raw.len().div_ceil(BAND).max(1);
+    let parts: Vec<(Vec<u8>, u32, u64)> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let (start, end) = (i * BAND, ((i + 1) * BAND).min(raw.len()));
+            let dictionary = &raw[start.saturating_sub(WINDOW)..start];
+            let band = &raw[start..end];
             let mut adler = simd_adler32::Adler32::new();
-            adler.write(&raw);
+            adler.write(band);
             Ok((
-                deflate_band(&raw, i + 1 == n, img.level)?,
+                deflate_band(dictionary, band, i + 1 == n, level)?,
                 adler.finish(),
-                raw.len() as u64,
+                band.len() as u64,
             ))
         })
         .collect::<Result<_>>()?;
@@ -132,7 +154,12 @@ pub(crate) fn write(img: &Indexed<'_>) -> Result<Vec<u8>> {
         zlib.extend_from_slice(d);
     }
     zlib.extend(adler.to_be_bytes());
+    Ok(zlib)
+}
 
+/// Encodes the image as PNG bytes.
+pub(crate) fn write(img: &Indexed<'_>) -> Result<Vec<u8>> {
+    let zlib = zlib_stream(&pack(img), img.level)?;
     let mut out = Vec::with_capacity(zlib.len() + img.plte.len() + 1024);
     out.extend(b"\x89PNG\r\n\x1a\n");
     let mut ihdr = Vec::with_capacity(13);
@@ -217,5 +244,73 @@ mod tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod band_tests {
+    use super::*;
+
+    fn sample(w: u32, h: u32) -> Vec<u8> {
+        (0..w * h)
+            .map(|i| (((i % w) / 7 + (i / w) / 5 + (i.wrapping_mul(2654435761) >> 29)) % 200) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn bytes_are_the_same_on_one_thread_and_on_many() {
+        let (w, h) = (1500u32, 1200u32);
+        let indices = sample(w, h);
+        let plte: Vec<u8> = (0..200u32).flat_map(|c| [c as u8, 9, 200 - c as u8]).collect();
+        let img = Indexed {
+            width: w,
+            height: h,
+            depth: 8,
+            plte: &plte,
+            trns: &[],
+            indices: &indices,
+            level: 6,
+        };
+        let on = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| write(&img).unwrap())
+        };
+        let one = on(1);
+        assert!(raw_len(&img) > 4 * BAND, "the image must span several bands");
+        for threads in [2, 3, 8] {
+            assert!(on(threads) == one, "{threads} threads wrote other bytes");
+        }
+    }
+
+    fn raw_len(img: &Indexed<'_>) -> usize {
+        (1 + (img.width as usize * img.depth as usize).div_ceil(8)) * img.height as usize
+    }
+
+    #[test]
+    fn primed_bands_compress_almost_as_well_as_one_stream() {
+        let (w, h) = (2000u32, 1500u32);
+        let indices = sample(w, h);
+        let img = Indexed {
+            width: w,
+            height: h,
+            depth: 8,
+            plte: &[0; 600],
+            trns: &[],
+            indices: &indices,
+            level: 7,
+        };
+        let raw = pack(&img);
+        let banded = zlib_stream(&raw, 7).unwrap().len();
+        let mut one = flate2::write::ZlibEncoder::new(Vec::new(), Compression::new(7));
+        std::io::Write::write_all(&mut one, &raw).unwrap();
+        let one = one.finish().unwrap().len();
+        assert!(
+            (banded as f64) < one as f64 * 1.005,
+            "{} bands: {banded} bytes against {one} in one stream",
+            raw.len().div_ceil(BAND)
+        );
     }
 }
