@@ -1,6 +1,11 @@
 //! Decoding any image the `image` crate reads into 8-bit RGBA, with a pixel limit checked from the
 //! header before anything large is allocated, and the EXIF orientation applied.
 //!
+//! Damaged input is an error: a PNG, GIF, WebP, TIFF or BMP that ends early fails in its decoder,
+//! and JPEG is decoded in zune-jpeg's strict mode, which refuses a premature end of data and
+//! corrupt entropy-coded data instead of filling the rest with gray. [`DecodeOptions::accept_damaged`]
+//! turns that tolerance back on, for JPEG, when asked for.
+//!
 //! Conversions: 16-bit channels are scaled to 8 bits (`v * 255 / 65535`, rounded); grayscale is
 //! replicated to R, G and B; images without alpha get alpha 255; GIF and other animated formats
 //! give their first frame. ICC profiles are ignored (values are taken as sRGB).
@@ -11,6 +16,117 @@ use std::io::Cursor;
 
 /// Default largest image, in pixels (256 Mi): about 1 GiB as RGBA.
 pub const DEFAULT_MAX_PIXELS: u64 = 1 << 28;
+
+/// How to decode.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeOptions {
+    /// Refuse images with more pixels than this, from the header, before decoding.
+    pub max_pixels: u64,
+    /// Decode a damaged or truncated JPEG as far as possible (the rest comes out gray) instead
+    /// of refusing it.
+    pub accept_damaged: bool,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions {
+            max_pixels: DEFAULT_MAX_PIXELS,
+            accept_damaged: false,
+        }
+    }
+}
+
+fn too_large(w: u64, h: u64, limit: u64) -> Error {
+    Error::TooLarge {
+        width: w,
+        height: h,
+        pixels: w * h,
+        limit,
+    }
+}
+
+/// JPEG through zune-jpeg, as the image crate calls it but strict unless damage is accepted:
+/// RGB, RGBA, gray and gray+alpha stay as they are and every other color space becomes RGB;
+/// then RGBA, and the EXIF orientation.
+fn decode_jpeg(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded> {
+    match decode_jpeg_with(bytes, opts, true) {
+        Err(Error::Decode(m)) if opts.accept_damaged && m.starts_with("damaged") => {
+            let mut d = decode_jpeg_with(bytes, opts, false)?;
+            d.damage = Some(m);
+            Ok(d)
+        }
+        r => r,
+    }
+}
+
+/// One JPEG decode, strict (any damage is an error) or lenient (the rest is filled in).
+fn decode_jpeg_with(bytes: &[u8], opts: &DecodeOptions, strict: bool) -> Result<Decoded> {
+    use zune_core::colorspace::ColorSpace as Zc;
+    let options = zune_core::options::DecoderOptions::default()
+        .set_strict_mode(strict)
+        .set_max_width(usize::MAX)
+        .set_max_height(usize::MAX);
+    let err = |e: zune_jpeg::errors::DecodeErrors| Error::Decode(format!("damaged or truncated JPEG: {e}"));
+    let mut d = zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(bytes), options);
+    d.decode_headers().map_err(err)?;
+    let (w, h) = d
+        .dimensions()
+        .ok_or_else(|| Error::Decode("JPEG without dimensions".into()))?;
+    if w as u64 * h as u64 > opts.max_pixels {
+        return Err(too_large(w as u64, h as u64, opts.max_pixels));
+    }
+    let input = d
+        .input_colorspace()
+        .ok_or_else(|| Error::Decode("JPEG without a color space".into()))?;
+    let out = match input {
+        Zc::RGB | Zc::RGBA | Zc::Luma | Zc::LumaA => input,
+        _ => Zc::RGB,
+    };
+    d.set_options(d.options().jpeg_set_out_colorspace(out));
+    let orientation = d
+        .exif()
+        .and_then(|e| image::metadata::Orientation::from_exif_chunk(e));
+    let raw = d.decode().map_err(err)?;
+    let (w32, h32) = (w as u32, h as u32);
+    let bad = || Error::Decode("JPEG decoded to an unexpected size".into());
+    let img = match out {
+        Zc::RGBA => {
+            image::DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w32, h32, raw).ok_or_else(bad)?)
+        }
+        Zc::Luma => {
+            image::DynamicImage::ImageLuma8(image::GrayImage::from_raw(w32, h32, raw).ok_or_else(bad)?)
+        }
+        Zc::LumaA => {
+            image::DynamicImage::ImageLumaA8(image::GrayAlphaImage::from_raw(w32, h32, raw).ok_or_else(bad)?)
+        }
+        _ => image::DynamicImage::ImageRgb8(image::RgbImage::from_raw(w32, h32, raw).ok_or_else(bad)?),
+    };
+    let color = format!("{:?}", img.color());
+    let mut img = img;
+    if let Some(o) = orientation {
+        img.apply_orientation(o);
+    }
+    let rgba = img.into_rgba8();
+    let (width, height) = rgba.dimensions();
+    Ok(Decoded {
+        width,
+        height,
+        pixels: bytemuck::cast_vec(rgba.into_raw()),
+        format: "Jpeg".into(),
+        color,
+        damage: None,
+    })
+}
+
+/// Reads and decodes the image file at `path` ([`decode`] with the file name as the format hint).
+pub fn open(path: impl AsRef<std::path::Path>, opts: &DecodeOptions) -> Result<Decoded> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    decode(&bytes, path.to_str(), opts)
+}
 
 /// A decoded image.
 #[derive(Debug, Clone)]
@@ -25,9 +141,17 @@ pub struct Decoded {
     pub format: String,
     /// The source color type, e.g. "Rgb8", "La16".
     pub color: String,
+    /// What was wrong with a damaged file decoded anyway ([`DecodeOptions::accept_damaged`]);
+    /// None for a sound file.
+    pub damage: Option<String>,
 }
 
 impl Decoded {
+    /// The pixels as an [`ImageRef`](crate::ImageRef), ready for [`quantize`](crate::quantize).
+    pub fn image(&self) -> Result<crate::ImageRef<'_>> {
+        crate::ImageRef::new(self.width, self.height, &self.pixels)
+    }
+
     /// True when some pixel has alpha below 255 (a scan of the pixels, on demand).
     pub fn has_alpha(&self) -> bool {
         self.pixels.iter().any(|p| p[3] != 255)
@@ -76,14 +200,20 @@ fn decode_png_rgba(bytes: &[u8], max_pixels: u64) -> Option<Result<Decoded>> {
         pixels: bytemuck::cast_vec(buf),
         format: "Png".into(),
         color,
+        damage: None,
     }))
 }
 
 /// Decodes `bytes` (the format is detected from the content, `hint` being a file name whose
-/// extension is used when detection fails). Refuses images over `max_pixels` before decoding.
-pub fn decode(bytes: &[u8], hint: Option<&str>, max_pixels: u64) -> Result<Decoded> {
+/// extension is used when detection fails). Refuses images over `opts.max_pixels` before
+/// decoding, and damaged ones (see the module docs).
+pub fn decode(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions) -> Result<Decoded> {
+    let max_pixels = opts.max_pixels;
     if bytes.is_empty() {
         return Err(Error::Decode("the file is empty".into()));
+    }
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return decode_jpeg(bytes, opts);
     }
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         if let Some(r) = decode_png_rgba(bytes, max_pixels) {
@@ -104,7 +234,7 @@ pub fn decode(bytes: &[u8], hint: Option<&str>, max_pixels: u64) -> Result<Decod
     };
     let mut limits = image::Limits::default();
     // Room for the largest decoded buffer (16-bit RGBA) of an image within the limit.
-    limits.max_alloc = Some(max_pixels.saturating_mul(8).max(64 << 20));
+    limits.max_alloc = Some(max_pixels.saturating_mul(8).max(16 << 20));
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(|e| Error::Decode(e.to_string()))?;
     let (w, h) = decoder.dimensions();
@@ -133,6 +263,7 @@ pub fn decode(bytes: &[u8], hint: Option<&str>, max_pixels: u64) -> Result<Decod
         pixels,
         format,
         color,
+        damage: None,
     })
 }
 

@@ -12,14 +12,17 @@
 //! [`BAND_ROWS`], fixed by the image height. Each band starts [`WARMUP_ROWS`] rows above its first
 //! row with no error, dithers those rows to build up the error its first row receives, and
 //! keeps only its own rows. Error diffusion forgets quickly, so a few rows are enough for the
-//! seams not to show (the tests compare against one sequential pass). Opaque palettes use the
-//! exact cell search of [`crate::grid::CellSearch`]; palettes with alpha use the pruned search.
+//! seams not to show (the tests compare against one sequential pass). Opaque palettes on images
+//! of a megapixel and more use the exact cell search of [`crate::grid::CellSearch`]; the rest
+//! use the pruned search.
 
 use crate::grid::{CellSearch, Neighbors, Point};
 use rayon::prelude::*;
 
 /// Rows per band.
 pub(crate) const BAND_ROWS: usize = 128;
+/// Smallest image the cell search serves.
+const CELLS_MIN_PIXELS: usize = 1 << 20;
 /// Rows dithered above each band, and thrown away, to build up its incoming error.
 pub(crate) const WARMUP_ROWS: usize = 8;
 
@@ -86,7 +89,14 @@ fn banded(
     let mut out = vec![0u8; width * height];
     let strength = (strength.clamp(0.0, 1.0) * 256.0).round() as i32;
     let signed = palette.iter().map(|c| c.signed()).collect();
-    match CellSearch::new(palette) {
+    // The cell search pays for its table (tens of MiB at K = 256) from about a megapixel on;
+    // below, the pruned search is as fast. Both are exact: the choice changes no index.
+    let cells = if width * height >= CELLS_MIN_PIXELS {
+        CellSearch::new(palette)
+    } else {
+        None
+    };
+    match cells {
         // An opaque palette: an opaque image (its pixels keep alpha 255, error included).
         Some(search) => Job {
             band_rows,
@@ -295,6 +305,14 @@ mod tests {
         (w as usize, h as usize, points, palette)
     }
 
+    /// The undithered labels, which the pruned search starts from.
+    fn labels(points: &[Point], palette: &[Point]) -> Vec<u8> {
+        points
+            .iter()
+            .map(|&p| crate::grid::nearest(p, palette).0 as u8)
+            .collect()
+    }
+
     fn psnr(points: &[Point], palette: &[Point], labels: &[u8]) -> f64 {
         let sse: f64 = points
             .iter()
@@ -313,7 +331,7 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .unwrap()
-                .install(|| floyd_steinberg(w, h, |i| points[i], Vec::new, &palette, 1.0))
+                .install(|| floyd_steinberg(w, h, |i| points[i], || labels(&points, &palette), &palette, 1.0))
         };
         let one = run(1);
         assert_eq!(run(3), one);
@@ -323,8 +341,9 @@ mod tests {
     #[test]
     fn bands_dither_as_well_as_one_pass_over_the_whole_image() {
         let (w, h, points, palette) = setup(8);
-        let bands = floyd_steinberg(w, h, |i| points[i], Vec::new, &palette, 1.0);
-        let one = banded(h, w, h, |i| points[i], Vec::new, &palette, 1.0);
+        let start = || labels(&points, &palette);
+        let bands = floyd_steinberg(w, h, |i| points[i], start, &palette, 1.0);
+        let one = banded(h, w, h, |i| points[i], start, &palette, 1.0);
         assert_ne!(bands, one, "the bands really start over");
         let (pb, po) = (psnr(&points, &palette, &bands), psnr(&points, &palette, &one));
         assert!((pb - po).abs() < 0.2, "banded {pb:.3} dB, one pass {po:.3} dB");

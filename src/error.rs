@@ -39,6 +39,16 @@ pub enum Error {
     /// The GPU reported an error (validation, out of memory, device lost, timeout).
     #[error("GPU error: {0}")]
     Gpu(String),
+    /// No palette size (or JPEG quality) gives a file within the byte limit.
+    #[error("does not fit in {max} bytes even {at} ({smallest} bytes)")]
+    DoesNotFit {
+        /// The limit.
+        max: u64,
+        /// The size of the smallest file tried.
+        smallest: u64,
+        /// What the smallest file was: "with 1 color" or "at JPEG quality 1".
+        at: &'static str,
+    },
     /// The input could not be decoded.
     #[error("cannot decode image: {0}")]
     Decode(String),

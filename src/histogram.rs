@@ -6,10 +6,10 @@
 //! so the list, and everything computed from it, is deterministic. Fully transparent pixels
 //! (alpha 0) all count as one color, `[0, 0, 0, 0]`.
 //!
-//! Opaque images: a count table over the 2^24 RGB values, then compaction in key order; on the
-//! GPU by `shaders/histogram.wgsl`, on the CPU by its twin `src/cpu/histogram.rs` (counting
-//! partitioned by the blue byte, compaction in parallel over fixed blocks). Both give the same
-//! list. Images with alpha: a parallel sort of the packed colors, on the CPU.
+//! Opaque images of a megapixel and more: a count table over the 2^24 RGB values, then
+//! compaction in key order; on the GPU by `shaders/histogram.wgsl`, on the CPU by its twin
+//! `src/cpu/histogram.rs`. Both give the same list. Images with alpha, and small images: a
+//! parallel sort of the packed colors, on the CPU, which gives the same list too.
 
 use crate::cpu::histogram as twin;
 use crate::gpu::layout::TABLE_LEN;
@@ -36,6 +36,9 @@ enum Lookup {
     Map(FxHashMap<u32, u32>),
 }
 
+/// Smallest image the count table serves (1 Mi pixels).
+pub(crate) const TABLE_MIN_PIXELS: usize = 1 << 20;
+
 /// The packed value of a color, with every fully transparent color as 0.
 fn key(c: [u8; 4]) -> u32 {
     if c[3] == 0 {
@@ -47,10 +50,15 @@ fn key(c: [u8; 4]) -> u32 {
 
 impl Histogram {
     /// Counts the colors of `pixels` on the CPU. The caller guarantees fewer than 2^32 pixels.
+    /// Images under [`TABLE_MIN_PIXELS`] are sorted instead of counted in the 64 MiB table: as
+    /// fast there, and memory in proportion to the image. Both give the same list.
     pub fn new(pixels: &[[u8; 4]]) -> Self {
+        if pixels.len() < TABLE_MIN_PIXELS {
+            return Self::sorted(pixels);
+        }
         match twin::opaque(pixels) {
             Some((table, summary)) => Self::from_table(table, &summary),
-            None => Self::with_alpha(pixels),
+            None => Self::sorted(pixels),
         }
     }
 
@@ -74,7 +82,7 @@ impl Histogram {
         }
     }
 
-    fn with_alpha(pixels: &[[u8; 4]]) -> Self {
+    fn sorted(pixels: &[[u8; 4]]) -> Self {
         let mut keys: Vec<u32> = pixels.par_iter().map(|&p| key(p)).collect();
         keys.par_sort_unstable();
         let mut colors = Vec::new();
@@ -144,4 +152,27 @@ fn split(summary: &[(u32, u32)]) -> (Vec<[u8; 4]>, Vec<u32>) {
             ([r, g, b, 255], n)
         })
         .unzip()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_and_the_sort_give_the_same_colors_counts_and_lookup() {
+        let mut rng = crate::testutil::Rng(17);
+        let px: Vec<[u8; 4]> = (0..TABLE_MIN_PIXELS + 1000)
+            .map(|_| {
+                let v = rng.below(40_000) * 419;
+                [v as u8, (v >> 8) as u8, (v >> 16) as u8, 255]
+            })
+            .collect();
+        let (table, sorted) = (Histogram::new(&px), Histogram::sorted(&px));
+        assert!(table.rgb_table().is_some(), "a megapixel and more uses the table");
+        assert_eq!(table.colors, sorted.colors);
+        assert_eq!(table.counts, sorted.counts);
+        for p in px.iter().step_by(997) {
+            assert_eq!(table.index_of(*p), sorted.index_of(*p));
+        }
+    }
 }

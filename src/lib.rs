@@ -47,18 +47,22 @@
 #![warn(missing_docs)]
 
 mod backend;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod cluster;
 mod cpu;
 pub mod decode;
 mod dither;
 pub mod encode;
 mod error;
+mod fit;
 mod gpu;
 mod grid;
 mod histogram;
 mod image;
 mod options;
 pub mod palette;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod policy;
 mod quantized;
@@ -69,8 +73,14 @@ mod space;
 #[cfg(test)]
 mod testutil;
 
+/// The README's code blocks, compiled and run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use backend::{AdapterSummary, BackendKind, BackendUsed};
 pub use error::{Error, Result};
+pub use fit::Fitted;
 pub use gpu::{list_adapters, GpuContext};
 pub use image::ImageRef;
 pub use options::{BackendChoice, Init, Options, MAX_COLORS};

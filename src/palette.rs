@@ -4,8 +4,10 @@
 //! lightness (darkest first; ties by population). Both orders are stable for a given result.
 
 use crate::error::{Error, Result};
+#[cfg(feature = "plot")]
 use crate::plot::{err, fonts, png};
 use crate::Quantized;
+#[cfg(feature = "plot")]
 use plotters::prelude::*;
 
 /// The order of exported entries.
@@ -128,10 +130,14 @@ pub fn export(q: &Quantized, format: PaletteFormat, order: PaletteOrder, name: &
             .map(|x| format!("{}\n", x.hex))
             .collect::<String>()
             .into_bytes(),
+        #[cfg(feature = "plot")]
         PaletteFormat::Png => swatches(&e)?,
+        #[cfg(not(feature = "plot"))]
+        PaletteFormat::Png => return Err(Error::Encode("PNG swatches need the `plot` feature".into())),
     })
 }
 
+#[cfg(feature = "plot")]
 /// A strip of swatches, eight to a row, each labelled with its hex code and share in percent.
 fn swatches(entries: &[Entry]) -> Result<Vec<u8>> {
     fonts();

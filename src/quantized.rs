@@ -45,7 +45,10 @@ pub struct Quantized {
     /// Whether the indices were dithered.
     pub dithered: bool,
     /// Mean squared error of the output against the input, per RGB channel, in 8-bit levels².
+    /// Fully transparent pixels count as one color, whatever RGB they hide.
     pub mse: f64,
+    /// Mean squared error of the alpha channel, in 8-bit levels² (0 for opaque images).
+    pub alpha_mse: f64,
     /// The k-means objective after each iteration's assignment (mean squared distance per pixel,
     /// summed over the four channels, in 8-bit levels²). Never increases.
     pub objective: Vec<f64>,

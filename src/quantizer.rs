@@ -236,6 +236,7 @@ impl Quantizer {
             converged: clustered.converged,
             dithered: dither > 0.0,
             mse: mapped.sse as f64 / (3.0 * p.image.pixels().len() as f64),
+            alpha_mse: mapped.sse_alpha as f64 / p.image.pixels().len() as f64,
             objective: clustered.sse.iter().map(|&s| s as f64 / total).collect(),
             backend,
             warnings,

@@ -23,6 +23,8 @@ pub(crate) struct Mapped {
     pub indices: Vec<u8>,
     /// Squared RGB error over all pixels, in 8-bit levels².
     pub sse: u64,
+    /// Squared alpha error over all pixels, in 8-bit levels².
+    pub sse_alpha: u64,
 }
 
 /// The image the remap works on.
@@ -54,51 +56,17 @@ pub(crate) fn map(
     dither: f32,
     expand: &mut dyn FnMut(&[u8]) -> Result<Vec<u8>>,
 ) -> Result<Mapped> {
-    let mut counts = vec![0u64; palette.len()];
     if dither > 0.0 {
-        let start = || self::expand(src.hist, src.pixels, labels);
-        // In sRGB a pixel's point is its color times 8; in Oklab it is looked up.
-        let point_of = |i: usize| match src.space {
-            ColorSpace::Srgb => src.space.to_point(src.pixels[i]),
-            ColorSpace::Oklab => src.points[src.hist.index_of(src.pixels[i])],
-        };
-        let d = dither::floyd_steinberg(src.width, src.height, point_of, start, palette_points, dither);
-        counts = d
-            .par_chunks(1 << 16)
-            .map(|c| {
-                let mut n = vec![0u64; palette.len()];
-                c.iter().for_each(|&l| n[l as usize] += 1);
-                n
-            })
-            .reduce(
-                || vec![0u64; palette.len()],
-                |mut a, b| {
-                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                    a
-                },
-            );
-        let sse = src
-            .pixels
-            .par_iter()
-            .zip(&d)
-            .map(|(c, &l)| rgb_error(*c, palette[l as usize]))
-            .sum();
-        let (palette, counts, map) = order_palette(palette, &counts);
-        let mut indices = d;
-        indices.par_iter_mut().for_each(|i| *i = map[*i as usize]);
-        return Ok(Mapped {
-            palette,
-            counts,
-            indices,
-            sse,
-        });
+        return Ok(dithered(src, palette, palette_points, labels, dither));
     }
+    let mut counts = vec![0u64; palette.len()];
     // Every pixel of a color gets the same entry: count and sum the error per color, order the
     // palette, and only then spread the final indices over the pixels.
-    let mut sse = 0u64;
+    let (mut sse, mut sse_alpha) = (0u64, 0u64);
     for ((&l, &w), &c) in labels.iter().zip(&src.hist.counts).zip(&src.hist.colors) {
         counts[l as usize] += w as u64;
         sse += w as u64 * rgb_error(c, palette[l as usize]);
+        sse_alpha += w as u64 * alpha_error(c, palette[l as usize]);
     }
     let (palette, counts, map) = order_palette(palette, &counts);
     let finals: Vec<u8> = labels.iter().map(|&l| map[l as usize]).collect();
@@ -107,7 +75,60 @@ pub(crate) fn map(
         counts,
         indices: expand(&finals)?,
         sse,
+        sse_alpha,
     })
+}
+
+/// The dithered mapping: serpentine Floyd–Steinberg over every pixel ([`dither`]).
+fn dithered(
+    src: &Source<'_>,
+    palette: &[[u8; 4]],
+    palette_points: &[Point],
+    labels: &[u8],
+    dither: f32,
+) -> Mapped {
+    let start = || self::expand(src.hist, src.pixels, labels);
+    // In sRGB a pixel's point is its color times 8; in Oklab it is looked up.
+    let point_of = |i: usize| match src.space {
+        ColorSpace::Srgb => src.space.to_point(src.pixels[i]),
+        ColorSpace::Oklab => src.points[src.hist.index_of(src.pixels[i])],
+    };
+    let d = dither::floyd_steinberg(src.width, src.height, point_of, start, palette_points, dither);
+    let counts = d
+        .par_chunks(1 << 16)
+        .map(|c| {
+            let mut n = vec![0u64; palette.len()];
+            c.iter().for_each(|&l| n[l as usize] += 1);
+            n
+        })
+        .reduce(
+            || vec![0u64; palette.len()],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    // Every fully transparent pixel counts as the one transparent color, as in the histogram.
+    let opaque_or_clear = |c: [u8; 4]| if c[3] == 0 { [0; 4] } else { c };
+    let (sse, sse_alpha) = src
+        .pixels
+        .par_iter()
+        .zip(&d)
+        .map(|(c, &l)| {
+            let (c, e) = (opaque_or_clear(*c), palette[l as usize]);
+            (rgb_error(c, e), alpha_error(c, e))
+        })
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    let (palette, counts, map) = order_palette(palette, &counts);
+    let mut indices = d;
+    indices.par_iter_mut().for_each(|i| *i = map[*i as usize]);
+    Mapped {
+        palette,
+        counts,
+        indices,
+        sse,
+        sse_alpha,
+    }
 }
 
 /// One label per pixel from one label per unique color, on the CPU: `src/cpu/expand.rs` (the
@@ -125,6 +146,11 @@ pub(crate) fn expand(hist: &Histogram, pixels: &[[u8; 4]], labels: &[u8]) -> Vec
             }
         });
     out
+}
+
+/// Squared alpha error between two colors.
+fn alpha_error(a: [u8; 4], b: [u8; 4]) -> u64 {
+    (a[3] as i64 - b[3] as i64).pow(2) as u64
 }
 
 /// Squared RGB error between two colors.

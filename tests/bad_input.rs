@@ -126,7 +126,8 @@ fn zero_byte_file_is_refused() {
 #[test]
 fn missing_path_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    refuses(dir.path(), &["nope.jpg"], 1, "no such file");
+    refuses(dir.path(), &["quantize", "nope.jpg"], 1, "no such file");
+    refuses(dir.path(), &["-k", "8", "nope.jpg"], 1, "no such file");
 }
 
 #[test]
@@ -187,4 +188,202 @@ fn bomb_header_is_refused_at_once() {
     refuses(dir.path(), &["bomb.png"], 1, "limit");
     // Not a timing assertion on speed, a guard against allocating 40 GB: it must not take minutes.
     assert!(t.elapsed().as_secs() < 60);
+}
+
+/// A photo (the chelsea fixture) encoded in `format`.
+fn photo_in(format: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/chelsea.png", env!("CARGO_MANIFEST_DIR"));
+    let img = image::open(path).unwrap();
+    let mut out = Vec::new();
+    let mut cur = std::io::Cursor::new(&mut out);
+    match format {
+        "png-rgb" => img.to_rgb8().write_to(&mut cur, image::ImageFormat::Png).unwrap(),
+        "png-rgba" => img
+            .to_rgba8()
+            .write_to(&mut cur, image::ImageFormat::Png)
+            .unwrap(),
+        "jpeg" => img
+            .to_rgb8()
+            .write_to(&mut cur, image::ImageFormat::Jpeg)
+            .unwrap(),
+        "jpeg-progressive" => {
+            let rgb = img.to_rgb8();
+            let mut enc = jpeg_encoder::Encoder::new(&mut out, 85);
+            enc.set_progressive(true);
+            enc.encode(
+                &rgb,
+                rgb.width() as u16,
+                rgb.height() as u16,
+                jpeg_encoder::ColorType::Rgb,
+            )
+            .unwrap();
+        }
+        "gif" => img
+            .to_rgba8()
+            .write_to(&mut cur, image::ImageFormat::Gif)
+            .unwrap(),
+        "webp" => img
+            .to_rgba8()
+            .write_to(&mut cur, image::ImageFormat::WebP)
+            .unwrap(),
+        "tiff" => img
+            .to_rgb8()
+            .write_to(&mut cur, image::ImageFormat::Tiff)
+            .unwrap(),
+        "bmp" => img.to_rgb8().write_to(&mut cur, image::ImageFormat::Bmp).unwrap(),
+        f => panic!("{f}"),
+    }
+    out
+}
+
+const FORMATS: [(&str, &str); 8] = [
+    ("png-rgb", "png"),
+    ("png-rgba", "png"),
+    ("jpeg", "jpg"),
+    ("jpeg-progressive", "jpg"),
+    ("gif", "gif"),
+    ("webp", "webp"),
+    ("tiff", "tif"),
+    ("bmp", "bmp"),
+];
+
+#[test]
+fn every_format_truncated_anywhere_is_refused_with_one_line_and_no_output() {
+    for (format, ext) in FORMATS {
+        let whole = photo_in(format);
+        let dir = tempfile::tempdir().unwrap();
+        // The whole file works, so a refusal below is about the truncation.
+        std::fs::write(dir.path().join(format!("whole.{ext}")), &whole).unwrap();
+        kmquant()
+            .current_dir(dir.path())
+            .args([
+                &format!("whole.{ext}"),
+                "-k",
+                "8",
+                "-q",
+                "--backend",
+                "cpu",
+                "-o",
+                "whole-out.png",
+            ])
+            .assert()
+            .success();
+        for percent in [30, 60, 90] {
+            let name = format!("cut{percent}.{ext}");
+            std::fs::write(dir.path().join(&name), &whole[..whole.len() * percent / 100]).unwrap();
+            refuses(dir.path(), &[&name, "-k", "8"], 1, &name);
+        }
+    }
+}
+
+#[test]
+fn accept_damaged_decodes_a_truncated_jpeg_as_far_as_it_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = photo_in("jpeg");
+    std::fs::write(dir.path().join("cut.jpg"), &whole[..whole.len() * 6 / 10]).unwrap();
+    refuses(
+        dir.path(),
+        &["cut.jpg", "-k", "8"],
+        1,
+        "damaged or truncated JPEG",
+    );
+    let stderr = |name: &str| {
+        let out = kmquant()
+            .current_dir(dir.path())
+            .args([name, "-k", "8", "--backend", "cpu", "--accept-damaged", "--json"])
+            .assert()
+            .success();
+        String::from_utf8_lossy(&out.get_output().stderr).into_owned()
+    };
+    assert!(stderr("cut.jpg").contains("the input is damaged and was decoded as far as it goes"));
+    assert!(dir.path().join("cut-k8.png").exists());
+    // A sound file decoded with the option carries no such warning.
+    std::fs::write(dir.path().join("whole.jpg"), &whole).unwrap();
+    assert!(!stderr("whole.jpg").contains("damaged"));
+}
+
+#[test]
+fn two_inputs_that_would_write_one_file_are_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("coll/sub")).unwrap();
+    std::fs::write(dir.path().join("coll/chelsea.jpg"), jpeg_bytes()).unwrap();
+    std::fs::write(dir.path().join("coll/sub/chelsea.jpg"), jpeg_bytes()).unwrap();
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    for extra in [&[][..], &["--force"][..]] {
+        let mut args = vec![
+            "coll/chelsea.jpg",
+            "coll/sub/chelsea.jpg",
+            "-k",
+            "4",
+            "--out-dir",
+            "out",
+        ];
+        args.extend_from_slice(extra);
+        refuses(dir.path(), &args, 2, "both be written");
+    }
+    // An output that is another input.
+    std::fs::write(dir.path().join("coll/chelsea-k4.png"), b"an input, not an output").unwrap();
+    refuses(
+        dir.path(),
+        &["coll/chelsea.jpg", "coll/chelsea-k4.png", "-k", "4", "--force"],
+        2,
+        "another input",
+    );
+    // With -r, --out-dir mirrors the tree, and both are written.
+    kmquant()
+        .current_dir(dir.path())
+        .args([
+            "coll",
+            "-r",
+            "-k",
+            "4",
+            "-q",
+            "--backend",
+            "cpu",
+            "--out-dir",
+            "out",
+        ])
+        .assert()
+        .success();
+    assert!(dir.path().join("out/chelsea-k4.png").exists());
+    assert!(dir.path().join("out/sub/chelsea-k4.png").exists());
+}
+
+#[test]
+fn an_unknown_word_is_a_usage_error_with_a_suggestion_not_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("chelsea.jpg"), jpeg_bytes()).unwrap();
+    refuses(dir.path(), &["compar", "chelsea.jpg"], 2, "compare");
+    refuses(dir.path(), &["frobnicate", "chelsea.jpg"], 2, "frobnicate");
+    refuses(dir.path(), &["completions", "bash"], 2, "completions");
+    // The shorthand needs an existing file: a missing one is named as such, not run as a job.
+    refuses(
+        dir.path(),
+        &["missing.jpg"],
+        2,
+        "neither an existing file nor a subcommand",
+    );
+    kmquant()
+        .current_dir(dir.path())
+        .args(["chelsea.jpg", "-k", "4", "-q", "--backend", "cpu"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn usage_mistakes_exit_2_and_name_the_argument_at_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.jpg"), jpeg_bytes()).unwrap();
+    std::fs::write(dir.path().join("b.jpg"), jpeg_bytes()).unwrap();
+    refuses(dir.path(), &["a.jpg", "b.jpg", "-o", "x.png"], 2, "--output");
+    refuses(dir.path(), &["a.jpg", "-o", "noext"], 2, "--output");
+    refuses(
+        dir.path(),
+        &["a.jpg", "--dither", "--dither-strength", "1.5"],
+        2,
+        "--dither-strength",
+    );
+    refuses(dir.path(), &["a.jpg", "--dither-strength", "0.5"], 2, "--dither");
+    refuses(dir.path(), &["a.jpg", "--tolerance", "-3"], 2, "--tolerance");
+    refuses(dir.path(), &["a.jpg", "--palette", "p.bin"], 2, "--palette");
 }

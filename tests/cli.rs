@@ -68,8 +68,7 @@ fn json_report_parses_and_holds_every_key() {
         .args([&input, "-k", "8", "--json", "--backend", "cpu"])
         .assert()
         .success();
-    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-    let v: serde_json::Value = serde_json::from_str(text.trim()).expect("one JSON object");
+    let v = common::file_report(&out.get_output().stdout);
     for key in [
         "input",
         "output",
@@ -220,7 +219,7 @@ fn gpu_and_cpu_backends_write_byte_identical_files() {
                 .args(["-o", out.to_str().unwrap()])
                 .assert()
                 .success();
-            let v: serde_json::Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+            let v = common::file_report(&run.get_output().stdout);
             assert_eq!(v["backend"], backend);
             if backend == "gpu" {
                 eprintln!("GPU adapter: {}", v["adapter"]);
@@ -309,11 +308,197 @@ fn auto_without_a_gpu_device_node_starts_no_device() {
         .env_remove("WGPU_BACKEND")
         .assert()
         .success();
-    let text = String::from_utf8(run.get_output().stdout.clone()).unwrap();
-    let reports: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let reports = common::file_reports(&run.get_output().stdout);
     assert_eq!(reports.len(), 16);
     for v in reports {
         assert_eq!(v["backend"], "cpu");
         assert!(v["timings_ms"]["device_start"].is_null(), "{v}");
     }
+}
+
+/// A 1500 x 1000 photo-like image (the chelsea fixture, tiled and mirrored): large enough for
+/// several deflate bands (256 KiB each) and several dither bands (128 rows each).
+fn large_photo(dir: &std::path::Path) -> String {
+    let (w, h, px) = common::load(&format!(
+        "{}/tests/fixtures/chelsea.png",
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    let img = image::RgbaImage::from_fn(1500, 1000, |x, y| {
+        let (tx, ty) = (x / w, y / h);
+        let sx = if tx % 2 == 0 { x % w } else { w - 1 - x % w };
+        let sy = if ty % 2 == 0 { y % h } else { h - 1 - y % h };
+        image::Rgba(px[(sy * w + sx) as usize])
+    });
+    let path = dir.join("large.png");
+    img.save(&path).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn every_output_is_the_same_bytes_whatever_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = large_photo(dir.path());
+    for (ext, extra) in [
+        ("png", &["-k", "200"][..]),
+        ("png", &["-k", "12", "--dither"][..]),
+        (
+            "png",
+            &[
+                "-k",
+                "64",
+                "--space",
+                "oklab",
+                "--dither",
+                "--dither-strength",
+                "0.7",
+            ][..],
+        ),
+        ("gif", &["-k", "32"][..]),
+        ("jpg", &["-k", "48"][..]),
+    ] {
+        let mut outputs = Vec::new();
+        for threads in ["1", "2", "5"] {
+            let out = dir.path().join(format!("t{threads}.{ext}"));
+            kmquant()
+                .args([
+                    &input,
+                    "-o",
+                    out.to_str().unwrap(),
+                    "--backend",
+                    "cpu",
+                    "-q",
+                    "--force",
+                ])
+                .args(extra)
+                .env("RAYON_NUM_THREADS", threads)
+                .assert()
+                .success();
+            outputs.push(std::fs::read(&out).unwrap());
+        }
+        assert!(
+            outputs[0] == outputs[1] && outputs[1] == outputs[2],
+            "{ext} {extra:?}: the bytes depend on the thread count"
+        );
+    }
+}
+
+#[test]
+fn a_batch_writes_the_same_files_and_reports_in_input_order_whatever_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let large = large_photo(dir.path());
+    let inputs = [
+        large.clone(),
+        fixture_copy(dir.path(), "chelsea.png"),
+        fixture_copy(dir.path(), "coffee.png"),
+    ];
+    let mut runs = Vec::new();
+    for jobs in ["1", "3"] {
+        let out = dir.path().join(format!("out{jobs}"));
+        let run = kmquant()
+            .args(&inputs)
+            .args([
+                "-k",
+                "16",
+                "--json",
+                "--backend",
+                "cpu",
+                "--jobs",
+                jobs,
+                "--out-dir",
+                out.to_str().unwrap(),
+            ])
+            .assert()
+            .success();
+        let order: Vec<String> = common::file_reports(&run.get_output().stdout)
+            .iter()
+            .map(|v| v["input"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(order, inputs, "--jobs {jobs}: reports out of input order");
+        let files: Vec<Vec<u8>> = ["large-k16.png", "chelsea-k16.png", "coffee-k16.png"]
+            .iter()
+            .map(|n| std::fs::read(out.join(n)).unwrap())
+            .collect();
+        runs.push(files);
+    }
+    assert!(runs[0] == runs[1], "--jobs changes the files");
+}
+
+/// The distinct colors of a decoded file, every fully transparent pixel counted as one.
+fn colors_in(path: &std::path::Path) -> usize {
+    let img = image::open(path).unwrap().to_rgba8();
+    let set: HashSet<[u8; 4]> = img
+        .pixels()
+        .map(|p| if p.0[3] == 0 { [0; 4] } else { p.0 })
+        .collect();
+    set.len()
+}
+
+#[test]
+fn the_report_describes_the_file_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    // Eight colors, every pixel at alpha 128: GIF cannot keep that alpha.
+    let colors = [
+        [200u8, 10, 10],
+        [10, 200, 10],
+        [10, 10, 200],
+        [200, 200, 10],
+        [10, 200, 200],
+        [200, 10, 200],
+        [90, 90, 90],
+        [250, 250, 250],
+    ];
+    let img = image::RgbaImage::from_fn(64, 48, |x, y| {
+        let c = colors[((x / 8 + y / 8) % 8) as usize];
+        image::Rgba([c[0], c[1], c[2], 128])
+    });
+    let input = dir.path().join("half.png");
+    img.save(&input).unwrap();
+    let run = |ext: &str| {
+        let out = dir.path().join(format!("out.{ext}"));
+        let a = kmquant()
+            .args([
+                input.to_str().unwrap(),
+                "-k",
+                "16",
+                "--json",
+                "--backend",
+                "cpu",
+                "--force",
+                "-o",
+            ])
+            .arg(&out)
+            .assert()
+            .success();
+        (common::file_report(&a.get_output().stdout), out)
+    };
+    let (png, _) = run("png");
+    assert_eq!(png["exact"], true, "PNG keeps alpha 128 in tRNS: {png}");
+    let (gif, gif_path) = run("gif");
+    assert_eq!(gif["exact"], false, "GIF made alpha 128 opaque: {gif}");
+    assert!(gif["alpha_mse"].as_f64().unwrap() > 1000.0, "{gif}");
+    assert_eq!(
+        gif["colors_used"].as_u64().unwrap() as usize,
+        colors_in(&gif_path)
+    );
+    // A JPEG of a photo: its colors are the decoded file's, not the palette's.
+    let photo = fixture_copy(dir.path(), "coffee.png");
+    let out = dir.path().join("photo.jpg");
+    let a = kmquant()
+        .args([
+            &photo,
+            "-k",
+            "8",
+            "--json",
+            "--backend",
+            "cpu",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    let jpeg = common::file_report(&a.get_output().stdout);
+    let decoded = colors_in(&out);
+    assert!(decoded > 8, "JPEG smears the 8 colors");
+    assert_eq!(jpeg["colors_used"].as_u64().unwrap() as usize, decoded);
+    assert_eq!(jpeg["exact"], false);
 }

@@ -3,6 +3,13 @@
 
 use image::{DynamicImage, ImageFormat};
 
+fn limit(max_pixels: u64) -> kmquant::decode::DecodeOptions {
+    kmquant::decode::DecodeOptions {
+        max_pixels,
+        ..Default::default()
+    }
+}
+
 fn encoded(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut out = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut out), format).unwrap();
@@ -29,7 +36,7 @@ fn png_in_every_color_type_decodes_to_the_same_rgba_as_the_image_crate() {
     ];
     for img in variants {
         let bytes = encoded(&img, ImageFormat::Png);
-        let d = kmquant::decode::decode(&bytes, None, 1 << 20).unwrap();
+        let d = kmquant::decode::decode(&bytes, None, &limit(1 << 20)).unwrap();
         let want = image::load_from_memory(&bytes).unwrap().to_rgba8();
         assert_eq!((d.width, d.height), want.dimensions(), "{:?}", img.color());
         let got: Vec<u8> = d.pixels.iter().flatten().copied().collect();
@@ -44,7 +51,7 @@ fn png_in_every_color_type_decodes_to_the_same_rgba_as_the_image_crate() {
 #[test]
 fn png_over_the_pixel_limit_is_refused() {
     let bytes = encoded(&DynamicImage::ImageRgba8(sample(40, 30)), ImageFormat::Png);
-    let e = kmquant::decode::decode(&bytes, None, 1000).unwrap_err();
+    let e = kmquant::decode::decode(&bytes, None, &limit(1000)).unwrap_err();
     assert!(e.to_string().contains("limit"), "{e}");
 }
 
@@ -79,10 +86,10 @@ fn jpeg_exif_orientation_is_applied() {
         }
     });
     let jpeg = encoded(&DynamicImage::ImageRgb8(img), ImageFormat::Jpeg);
-    let plain = kmquant::decode::decode(&jpeg, None, 1 << 20).unwrap();
+    let plain = kmquant::decode::decode(&jpeg, None, &limit(1 << 20)).unwrap();
     assert_eq!((plain.width, plain.height), (64, 32));
     // Orientation 6: rotate 90 degrees clockwise, so the dark half ends up on top.
-    let rotated = kmquant::decode::decode(&with_orientation(&jpeg, 6), None, 1 << 20).unwrap();
+    let rotated = kmquant::decode::decode(&with_orientation(&jpeg, 6), None, &limit(1 << 20)).unwrap();
     assert_eq!((rotated.width, rotated.height), (32, 64));
     let top = rotated.pixels[5 * 32 + 16];
     let bottom = rotated.pixels[58 * 32 + 16];

@@ -8,7 +8,12 @@ use common::{fixture_copy, kmquant};
 use std::path::Path;
 
 fn json(out: &assert_cmd::assert::Assert) -> serde_json::Value {
-    serde_json::from_slice(&out.get_output().stdout).expect("one JSON object on stdout")
+    let lines = common::json_lines(&out.get_output().stdout);
+    // `compare --json` prints one object; `quantize --json` one per input and a summary.
+    if lines.len() == 1 {
+        return lines.into_iter().next().unwrap();
+    }
+    common::file_report(&out.get_output().stdout)
 }
 
 fn size_at(input: &str, dir: &Path, k: u32, ext: &str, extra: &[&str]) -> u64 {
@@ -298,9 +303,22 @@ fn recursive_batch_writes_every_good_image_reports_each_and_summarises() {
         .args(["--backend", "cpu"])
         .assert()
         .code(1);
-    let stdout = String::from_utf8_lossy(&a.get_output().stdout).to_string();
-    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let all = common::json_lines(&a.get_output().stdout);
+    let lines = common::file_reports(&a.get_output().stdout);
     assert_eq!(lines.len(), 3, "one JSON line per good file");
+    let failed: Vec<&serde_json::Value> = all.iter().filter(|l| l["kind"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "and one for the broken one");
+    assert!(failed[0]["input"].as_str().unwrap().ends_with("broken.jpg"));
+    assert!(!failed[0]["error"].as_str().unwrap().is_empty());
+    let summary = all.last().unwrap();
+    assert_eq!(
+        (
+            summary["files"].as_u64(),
+            summary["written"].as_u64(),
+            summary["failed"].as_u64()
+        ),
+        (Some(4), Some(3), Some(1))
+    );
     let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
     assert_eq!(
         err.lines().count(),
@@ -308,7 +326,8 @@ fn recursive_batch_writes_every_good_image_reports_each_and_summarises() {
         "only the broken file is reported, no progress bar off a terminal: {err}"
     );
     assert!(err.contains("broken.jpg"));
-    for name in ["chelsea-k8.png", "coffee-k8.png", "cat-k8.png"] {
+    // --out-dir mirrors the tree under the folder given.
+    for name in ["chelsea-k8.png", "a/coffee-k8.png", "a/b/cat-k8.png"] {
         assert!(out_dir.join(name).exists(), "{name}");
     }
     // The text mode ends with a summary table.

@@ -1,7 +1,7 @@
 //! Command-line arguments (clap derive; the doc comments are the help text).
 
+use crate::decode::DEFAULT_MAX_PIXELS;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use kmquant::decode::DEFAULT_MAX_PIXELS;
 use std::path::PathBuf;
 
 const AFTER_HELP: &str = "\
@@ -48,11 +48,13 @@ pub struct KmeansArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub seed: u64,
     /// Most k-means iterations to run.
-    #[arg(long, value_name = "N", default_value_t = kmquant::Options::DEFAULT_MAX_ITER,
+    #[arg(long, value_name = "N", default_value_t = crate::Options::DEFAULT_MAX_ITER,
           value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub max_iter: u32,
-    /// Stop once no centroid moves by more than this many 8-bit levels; 0 runs to a fixed point.
-    #[arg(long, value_name = "X", default_value_t = kmquant::Options::DEFAULT_TOLERANCE)]
+    /// Stop once no centroid moves by more than this many 8-bit levels (0 to 255); 0 runs to a
+    /// fixed point.
+    #[arg(long, value_name = "X", default_value_t = crate::Options::DEFAULT_TOLERANCE,
+          value_parser = float_in(0.0, 255.0), allow_negative_numbers = true)]
     pub tolerance: f64,
     /// How the first centroids are chosen.
     #[arg(long, value_enum, default_value_t = InitArg::MedianCut)]
@@ -64,11 +66,16 @@ pub struct KmeansArgs {
     #[arg(long)]
     pub dither: bool,
     /// Dithering level, 0 (none) to 1 (full error diffusion); needs --dither.
-    #[arg(long, value_name = "X", default_value_t = 1.0, requires = "dither")]
-    pub dither_strength: f32,
+    #[arg(long, value_name = "X", default_value_t = 1.0, requires = "dither",
+          value_parser = float_in(0.0, 1.0), allow_negative_numbers = true)]
+    pub dither_strength: f64,
     /// Refuse images with more pixels than this (decompression-bomb guard), checked from the header.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
+    /// Decode a damaged or truncated JPEG as far as possible (the missing part comes out gray)
+    /// instead of refusing it.
+    #[arg(long)]
+    pub accept_damaged: bool,
     /// Most unique colors per GPU dispatch (a multiple of 1024); smaller values force chunking,
     /// for testing. Default: as many as the device's limits allow.
     #[arg(long, value_name = "N", hide_short_help = true)]
@@ -99,8 +106,8 @@ pub struct QuantizeArgs {
     /// JPEG quality, 1 to 100 (JPEG output only).
     #[arg(long, value_name = "Q", default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
     pub quality: u8,
-    /// PNG compression effort, 1 (fastest) to 9 (smallest file). Default: 9 for 16 colors or
-    /// fewer, 7 above.
+    /// PNG compression effort, 1 (fastest) to 9 (smallest file). Default: 6 for dithered images,
+    /// else 9 for 16 colors or fewer and 7 above.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=9))]
     pub png_level: Option<u8>,
     /// Largest output file, e.g. 500k, 1.5MB, 2MiB or 123456 (bytes). PNG/GIF: the largest K up to
@@ -119,6 +126,15 @@ pub struct QuantizeArgs {
     /// Process image files inside folders given as inputs, and their subfolders.
     #[arg(short, long)]
     pub recursive: bool,
+    /// Files processed side by side. Default: one per core, within --memory. Reports, JSON lines
+    /// and the exit status come in input order whatever the number.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub jobs: Option<u32>,
+    /// Most memory the files processed side by side may take together, e.g. 4GiB (a file's need
+    /// is estimated from its size: 10 bytes a pixel and 64 MiB). Default: half of the available
+    /// memory. A file larger than the budget runs alone.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory: Option<u64>,
     /// Overwrite existing output files (never the input itself).
     #[arg(long)]
     pub force: bool,
@@ -192,6 +208,14 @@ pub enum PaletteOrderArg {
     Lightness,
 }
 
+/// A parser for a finite number from `lo` to `hi`.
+fn float_in(lo: f64, hi: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync + 'static {
+    move |s: &str| match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && (lo..=hi).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a number from {lo} to {hi}")),
+    }
+}
+
 /// Parses 500k, 1.5MB, 2MiB, 123456: k/M/G are powers of 1000, Ki/Mi/Gi powers of 1024, a
 /// trailing B is optional.
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -232,9 +256,17 @@ pub enum InitArg {
 }
 
 impl KmeansArgs {
+    /// How inputs are decoded.
+    pub fn decode_options(&self) -> crate::decode::DecodeOptions {
+        crate::decode::DecodeOptions {
+            max_pixels: self.max_pixels,
+            accept_damaged: self.accept_damaged,
+        }
+    }
+
     /// The library options these arguments describe.
-    pub fn options(&self, backend: kmquant::BackendChoice) -> kmquant::Result<kmquant::Options> {
-        let mut o = kmquant::Options::new(self.k)?;
+    pub fn options(&self, backend: crate::BackendChoice) -> crate::Result<crate::Options> {
+        let mut o = crate::Options::new(self.k)?;
         if let Some(n) = self.gpu_chunk_points {
             o = o.with_gpu_chunk_points(n)?;
         }
@@ -242,14 +274,18 @@ impl KmeansArgs {
             .with_tolerance(self.tolerance)?
             .with_seed(self.seed)
             .with_init(match self.init {
-                InitArg::MedianCut => kmquant::Init::MedianCut,
-                InitArg::KmeansPlusPlus => kmquant::Init::KMeansPlusPlus,
+                InitArg::MedianCut => crate::Init::MedianCut,
+                InitArg::KmeansPlusPlus => crate::Init::KMeansPlusPlus,
             })
             .with_space(match self.space {
-                SpaceArg::Srgb => kmquant::ColorSpace::Srgb,
-                SpaceArg::Oklab => kmquant::ColorSpace::Oklab,
+                SpaceArg::Srgb => crate::ColorSpace::Srgb,
+                SpaceArg::Oklab => crate::ColorSpace::Oklab,
             })
-            .with_dither(if self.dither { self.dither_strength } else { 0.0 })?
+            .with_dither(if self.dither {
+                self.dither_strength as f32
+            } else {
+                0.0
+            })?
             .with_backend(backend))
     }
 }

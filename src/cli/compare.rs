@@ -3,14 +3,14 @@
 use super::args::CompareArgs;
 use super::inputs::read_input;
 use super::report::ms;
+use crate::{BackendChoice, ImageRef, Quantized, Quantizer};
 use anyhow::Result;
-use kmquant::{BackendChoice, ImageRef, Quantized, Quantizer};
 use serde::Serialize;
 use std::time::Instant;
 
 #[derive(Serialize)]
 struct Side {
-    backend: kmquant::BackendKind,
+    backend: crate::BackendKind,
     adapter: String,
     iterations: u32,
     colors: usize,
@@ -30,6 +30,10 @@ struct Stages {
 
 #[derive(Serialize)]
 struct Comparison {
+    /// [`super::report::SCHEMA`].
+    schema: u32,
+    /// "compare".
+    kind: &'static str,
     input: String,
     width: u32,
     height: u32,
@@ -66,7 +70,7 @@ fn side(q: &Quantized, setup: std::time::Duration, total: std::time::Duration) -
 
 /// Runs one side; `setup` is the time spent opening the device (the GPU side waits for it).
 fn timed(
-    opts: kmquant::Options,
+    opts: crate::Options,
     image: ImageRef<'_>,
 ) -> Result<(Quantized, std::time::Duration, std::time::Duration)> {
     let t = Instant::now();
@@ -154,7 +158,7 @@ fn text(cmp: &Comparison, pixels: usize) -> String {
 /// Runs the subcommand; returns the exit code (0 identical, 3 different).
 pub fn run(args: &CompareArgs) -> Result<i32> {
     let bytes = read_input(&args.input).map_err(|e| anyhow::anyhow!("{}: {e:#}", args.input))?;
-    let d = kmquant::decode::decode(&bytes, Some(&args.input), args.kmeans.max_pixels)
+    let d = crate::decode::decode(&bytes, Some(&args.input), &args.kmeans.decode_options())
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.input))?;
     let image = ImageRef::new(d.width, d.height, &d.pixels)?;
     let (g, g_setup, g_total) = timed(args.kmeans.options(BackendChoice::Gpu)?, image)?;
@@ -166,6 +170,8 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
         max_diff,
     } = verdict(&g, &c);
     let cmp = Comparison {
+        schema: super::report::SCHEMA,
+        kind: "compare",
         input: args.input.clone(),
         width: d.width,
         height: d.height,
@@ -196,8 +202,8 @@ mod tests {
             .map(|i| [(i * 4) as u8, (255 - i * 3) as u8, 9, 255])
             .collect();
         let img = ImageRef::new(8, 8, &px).unwrap();
-        let opts = kmquant::Options::new(4).unwrap().with_backend(BackendChoice::Cpu);
-        kmquant::quantize(img, &opts).unwrap()
+        let opts = crate::Options::new(4).unwrap().with_backend(BackendChoice::Cpu);
+        crate::quantize(img, &opts).unwrap()
     }
 
     #[test]

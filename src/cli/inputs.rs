@@ -51,26 +51,36 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The inputs, with folders expanded (sorted) under --recursive; a folder that cannot be read,
-/// or holds no image, is an input that has already failed.
-pub fn expand_inputs(args: &QuantizeArgs) -> Vec<(String, Option<anyhow::Error>)> {
+/// One input: its path, the folder it was found under by `--recursive` (whose tree `--out-dir`
+/// mirrors), or the error that already stopped it (an unreadable or empty folder).
+pub struct Input {
+    pub path: String,
+    pub root: Option<PathBuf>,
+    pub error: Option<anyhow::Error>,
+}
+
+/// The inputs, with folders expanded (sorted) under --recursive.
+pub fn expand_inputs(args: &QuantizeArgs) -> Vec<Input> {
     let mut out = Vec::new();
     for input in &args.inputs {
+        let given = |error| Input {
+            path: input.clone(),
+            root: None,
+            error,
+        };
         if args.recursive && input != "-" && Path::new(input).is_dir() {
             let mut files = Vec::new();
             match walk(Path::new(input), &mut files) {
-                Ok(()) if files.is_empty() => {
-                    out.push((input.clone(), Some(anyhow::anyhow!("no images found"))))
-                }
-                Ok(()) => out.extend(
-                    files
-                        .into_iter()
-                        .map(|p| (p.to_string_lossy().into_owned(), None)),
-                ),
-                Err(e) => out.push((input.clone(), Some(e.into()))),
+                Ok(()) if files.is_empty() => out.push(given(Some(anyhow::anyhow!("no images found")))),
+                Ok(()) => out.extend(files.into_iter().map(|p| Input {
+                    path: p.to_string_lossy().into_owned(),
+                    root: Some(PathBuf::from(input)),
+                    error: None,
+                })),
+                Err(e) => out.push(given(Some(e.into()))),
             }
         } else {
-            out.push((input.clone(), None));
+            out.push(given(None));
         }
     }
     out

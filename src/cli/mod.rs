@@ -1,12 +1,15 @@
-//! The command-line front end: arguments, subcommands, output handling and reports.
+//! The command-line front end (the `cli` feature, on by default): arguments, subcommands, output
+//! handling and reports. The `kmquant` binary is [`main`]; [`check_args`] parses and validates a
+//! command line without running it (for the fuzzer).
 
-pub mod args;
-pub mod compare;
-pub mod fit;
-pub mod inputs;
-pub mod output;
-pub mod quantize;
-pub mod report;
+mod args;
+mod batch;
+mod compare;
+mod fit;
+mod inputs;
+mod output;
+mod quantize;
+mod report;
 
 use args::{AdaptersArgs, Cli, Command, SUBCOMMANDS};
 use clap::Parser;
@@ -29,14 +32,24 @@ pub fn exit_now(code: i32) -> ! {
 
 /// `kmquant adapters`.
 fn adapters(args: &AdaptersArgs) -> anyhow::Result<i32> {
-    let (all, auto) = kmquant::list_adapters();
+    let (all, auto) = crate::list_adapters();
     if args.json {
         #[derive(serde::Serialize)]
         struct Out<'a> {
-            adapters: &'a [kmquant::AdapterSummary],
+            schema: u32,
+            kind: &'static str,
+            adapters: &'a [crate::AdapterSummary],
             auto: Option<usize>,
         }
-        println!("{}", serde_json::to_string(&Out { adapters: &all, auto })?);
+        println!(
+            "{}",
+            serde_json::to_string(&Out {
+                schema: report::SCHEMA,
+                kind: "adapters",
+                adapters: &all,
+                auto,
+            })?
+        );
         return Ok(0);
     }
     if all.is_empty() {
@@ -58,13 +71,91 @@ fn adapters(args: &AdaptersArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Parses `argv` (inserting `quantize` when no subcommand is named) and runs; returns the exit code.
-pub fn main(mut argv: Vec<String>) -> i32 {
+/// A mistake in how the command was called: reported on one line, exit status 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// A usage error, as an anyhow error.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+/// Whether the first argument starts the `kmquant INPUT...` shorthand for `kmquant quantize
+/// INPUT...`: an option, `-`, or an existing path. Any other word is a subcommand, and clap
+/// reports an unknown one with a "similar subcommand" tip.
+fn starts_shorthand(first: &str) -> bool {
+    first.starts_with('-') || std::path::Path::new(first).exists()
+}
+
+/// A first word that is neither a subcommand nor an existing file but looks like a file name
+/// (it has an extension or a path separator): the message for it, since "unrecognized
+/// subcommand 'photo.jpg'" would hide that the photo is missing.
+fn missing_input(first: &str) -> Option<String> {
+    let looks_like_file = first.contains(['/', '\\']) || std::path::Path::new(first).extension().is_some();
+    (looks_like_file && !starts_shorthand(first) && !SUBCOMMANDS.contains(&first))
+        .then(|| format!("'{first}' is neither an existing file nor a subcommand"))
+}
+
+/// clap's message as one line: the error and what follows it up to the usage, the tips
+/// included ("tip: a similar subcommand exists: 'compare'"), the argument at fault named.
+fn one_line_usage(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let body: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    body.join(" ")
+        .trim_start_matches("error: ")
+        .replace(" tip: ", "; ")
+}
+
+/// `argv` with `quantize` inserted for the `kmquant INPUT...` shorthand.
+fn with_subcommand(mut argv: Vec<String>) -> Vec<String> {
     let first = argv.get(1).map(String::as_str);
     let is_meta = matches!(first, Some("-h" | "--help" | "-V" | "--version") | None);
-    if !is_meta && !first.is_some_and(|f| SUBCOMMANDS.contains(&f)) {
-        argv.insert(1, "quantize".into());
+    if let Some(f) = first {
+        if !is_meta && !SUBCOMMANDS.contains(&f) && starts_shorthand(f) {
+            argv.insert(1, "quantize".into());
+        }
     }
+    argv
+}
+
+/// Parses a command line and builds the library options it asks for, without reading or
+/// writing anything: Ok, or the one-line message the binary would print for a usage error.
+pub fn check_args(argv: Vec<String>) -> Result<(), String> {
+    if let Some(msg) = argv.get(1).and_then(|f| missing_input(f)) {
+        return Err(msg);
+    }
+    let cli = Cli::try_parse_from(with_subcommand(argv)).map_err(|e| one_line_usage(&e))?;
+    let kmeans = match &cli.command {
+        Command::Quantize(a) => &a.kmeans,
+        Command::Compare(a) => &a.kmeans,
+        Command::Adapters(_) => return Ok(()),
+    };
+    kmeans
+        .options(crate::BackendChoice::Cpu)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Parses `argv` (inserting `quantize` for the shorthand) and runs; returns the exit code.
+pub fn main(argv: Vec<String>) -> i32 {
+    if let Some(msg) = argv.get(1).and_then(|f| missing_input(f)) {
+        eprintln!("kmquant: {msg} (see --help)");
+        return 2;
+    }
+    let argv = with_subcommand(argv);
     let cli = match Cli::try_parse_from(&argv) {
         Ok(c) => c,
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
@@ -72,13 +163,7 @@ pub fn main(mut argv: Vec<String>) -> i32 {
             return 2;
         }
         Err(e) if e.use_stderr() => {
-            // Usage errors: one line, e.g. "kmquant: invalid value '0' for '--colors <K>': ...".
-            let text = e.render().to_string();
-            let first = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid usage");
-            eprintln!("kmquant: {} (see --help)", first.trim_start_matches("error: "));
+            eprintln!("kmquant: {} (see --help)", one_line_usage(&e));
             return 2;
         }
         Err(e) => {
@@ -93,6 +178,10 @@ pub fn main(mut argv: Vec<String>) -> i32 {
     };
     match result {
         Ok(code) => code,
+        Err(e) if e.downcast_ref::<UsageError>().is_some() => {
+            eprintln!("kmquant: {e} (see --help)");
+            2
+        }
         Err(e) => {
             eprintln!("kmquant: {}", quantize::one_line(&e));
             1

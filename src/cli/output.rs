@@ -1,8 +1,8 @@
 //! Where an output goes, the checks that keep inputs and existing files safe, and the atomic
 //! write (temporary file in the destination folder, then rename).
 
+use crate::encode::Format;
 use anyhow::{bail, Context, Result};
-use kmquant::encode::Format;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -24,9 +24,12 @@ impl std::fmt::Display for Dest {
     }
 }
 
-/// Chooses the destination and format for `input`.
+/// Chooses the destination and format for `input`. Under `--out-dir`, an input found by
+/// `--recursive` under `root` keeps its place in the tree: `root/a/b.png` goes to
+/// `OUT/a/b-kK.png`.
 pub fn plan(
     input: &str,
+    root: Option<&Path>,
     output: Option<&str>,
     out_dir: Option<&Path>,
     format: Option<Format>,
@@ -38,7 +41,11 @@ pub fn plan(
         }
         let f = match (format, Format::from_path(o)) {
             (Some(f), _) | (None, Some(f)) => f,
-            (None, None) => bail!("cannot tell the output format from '{o}'; use --format png|gif|jpg"),
+            (None, None) => {
+                return Err(super::usage(format!(
+                    "--output {o}: cannot tell the format from the name; add .png, .gif or .jpg, or give --format"
+                )))
+            }
         };
         return Ok((Dest::File(PathBuf::from(o)), f));
     }
@@ -49,11 +56,30 @@ pub fn plan(
     let p = Path::new(input);
     let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("stdin");
     let name = format!("{stem}-k{k}.{}", f.extension());
-    let dir = match out_dir {
-        Some(d) => d.to_path_buf(),
-        None => p.parent().map(Path::to_path_buf).unwrap_or_default(),
+    let parent = p.parent().unwrap_or(Path::new(""));
+    let dir = match (out_dir, root) {
+        (Some(d), Some(r)) => d.join(parent.strip_prefix(r).unwrap_or(Path::new(""))),
+        (Some(d), None) => d.to_path_buf(),
+        (None, _) => parent.to_path_buf(),
     };
     Ok((Dest::File(dir.join(name)), f))
+}
+
+/// A path made absolute and cleaned of `.` and `..` without touching the file system, to tell
+/// whether two names mean the same file before either exists.
+pub fn normalized(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Refuses to write over the input, or over an existing file without `force`.

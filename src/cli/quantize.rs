@@ -2,16 +2,18 @@
 //! Inputs are processed one at a time, so memory stays bounded by the largest image.
 
 use super::args::{BackendArg, FormatArg, PaletteOrderArg, QuantizeArgs};
+use super::batch;
 use super::fit::{fit, Fitted};
-use super::inputs::{expand_inputs, read_input};
+use super::inputs::{expand_inputs, read_input, Input};
 use super::output::{self, Dest};
-use super::report::{human_bytes, ms, psnr_rgb, Report, StageMs};
-use anyhow::{bail, Context, Result};
-use kmquant::decode::Decoded;
-use kmquant::encode::{EncodeOptions, Format};
-use kmquant::palette::{PaletteFormat, PaletteOrder};
-use kmquant::{BackendChoice, ImageRef, Quantizer};
-use std::io::IsTerminal;
+use super::report::{ms, Batch, Quality, Report, StageMs, SCHEMA};
+use super::{usage, UsageError};
+use crate::decode::Decoded;
+use crate::encode::{EncodeOptions, Format};
+use crate::palette::{PaletteFormat, PaletteOrder};
+use crate::{BackendChoice, ImageRef, Quantizer};
+use anyhow::{Context, Result};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -28,126 +30,47 @@ pub fn one_line(e: &anyhow::Error) -> String {
     format!("{e:#}").replace('\n', " ")
 }
 
-/// What a batch prints and counts as it goes.
-struct Batch<'a> {
-    args: &'a QuantizeArgs,
-    bar: Option<indicatif::ProgressBar>,
-    failed: usize,
-    done: usize,
-    bytes_in: u64,
-    bytes_out: u64,
-}
-
-impl Batch<'_> {
-    /// Prints a line on stdout or stderr, around the progress bar.
-    fn print(&self, line: &str, to_stderr: bool) {
-        let out = || {
-            if to_stderr {
-                eprintln!("{line}")
-            } else {
-                println!("{line}")
-            }
-        };
-        match &self.bar {
-            Some(b) => b.suspend(out),
-            None => out(),
-        }
-    }
-
-    /// Reports one input's outcome.
-    fn record(&mut self, input: &str, result: Result<(Report, bool)>) -> Result<()> {
-        match result {
-            Ok((report, to_stdout)) => {
-                self.done += 1;
-                self.bytes_in += report.input_bytes;
-                self.bytes_out += report.output_bytes;
-                for w in &report.warnings {
-                    self.print(&format!("kmquant: warning: {input}: {w}"), true);
-                }
-                if self.args.json {
-                    self.print(&serde_json::to_string(&report)?, to_stdout);
-                } else if !self.args.quiet {
-                    self.print(&report.text(), to_stdout);
-                }
-            }
-            Err(e) => {
-                self.failed += 1;
-                self.print(&format!("kmquant: {input}: {}", one_line(&e)), true);
-            }
-        }
-        if let Some(b) = &self.bar {
-            b.inc(1);
-        }
-        Ok(())
-    }
-
-    /// The summary line after several inputs.
-    fn summary(&self, inputs: usize) -> String {
-        let saved = if self.bytes_in > 0 {
-            100.0 * (1.0 - self.bytes_out as f64 / self.bytes_in as f64)
-        } else {
-            0.0
-        };
-        format!(
-            "\nsummary: {} files, {} written, {} failed; {} -> {} ({saved:.0}% smaller)",
-            inputs,
-            self.done,
-            self.failed,
-            human_bytes(self.bytes_in),
-            human_bytes(self.bytes_out)
-        )
-    }
-}
-
-fn progress_bar(len: usize) -> indicatif::ProgressBar {
-    let b = indicatif::ProgressBar::new(len as u64);
-    b.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} files, {elapsed} {wide_msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    b
-}
-
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: &QuantizeArgs) -> Result<i32> {
     let inputs = expand_inputs(args);
     if args.output.is_some() && inputs.len() > 1 {
-        bail!("-o/--output takes one input; use --out-dir for several");
+        return Err(usage("--output takes one input; use --out-dir for several"));
     }
+    let several = inputs.len() > 1;
+    // Every job is planned before any work: a usage mistake, or two inputs that would write one
+    // file, stops the run before anything is written.
+    let plans = plan_all(args, &inputs, several)?;
     if let Some(d) = &args.out_dir {
         std::fs::create_dir_all(d)
             .with_context(|| format!("cannot create the output folder {}", d.display()))?;
     }
     let quantizer = Quantizer::new(args.kmeans.options(run_backend(args.backend, &inputs))?)?;
     let run_start = Instant::now();
-    let several = inputs.len() > 1;
-    let mut batch = Batch {
-        args,
-        bar: (several && !args.quiet && std::io::stderr().is_terminal()).then(|| progress_bar(inputs.len())),
-        failed: 0,
-        done: 0,
-        bytes_in: 0,
-        bytes_out: 0,
+    let mut batch = Batch::new(args, inputs.len());
+    let jobs = args.jobs.map_or_else(batch::default_jobs, |j| j as usize);
+    let budget = args.memory.unwrap_or_else(batch::default_budget);
+    let estimate = |i: usize| {
+        let dims = crate::decode::peek_dimensions(Path::new(&inputs[i].path));
+        batch::peak_bytes(dims.map_or(0, |(w, h)| w as u64 * h as u64))
     };
-    // The first input's time counts from the start of the run, device start included.
-    let mut job_start = run_start;
-    for (input, pre_error) in &inputs {
-        if let Some(b) = &batch.bar {
-            b.set_message(input.clone());
+    let work = |i: usize| {
+        // The first input's time counts from the start of the run, device start included.
+        let start = if i == 0 { run_start } else { Instant::now() };
+        match &plans[i] {
+            Ok(job) => job.run(&quantizer, start),
+            Err(e) => Err(anyhow::anyhow!("{e:#}")),
         }
-        let result = match pre_error {
-            Some(e) => Err(anyhow::anyhow!("{e:#}")),
-            None => Job::plan(args, input, several).and_then(|job| job.run(&quantizer, job_start)),
-        };
-        batch.record(input, result)?;
-        job_start = Instant::now();
+    };
+    let mut record_error = None;
+    batch::run(inputs.len(), jobs, budget, estimate, work, |i, result| {
+        if let Err(e) = batch.record(&inputs[i].path, result) {
+            record_error.get_or_insert(e);
+        }
+    });
+    if let Some(e) = record_error {
+        return Err(e);
     }
-    if let Some(b) = batch.bar.take() {
-        b.finish_and_clear();
-    }
-    if several && !args.json && !args.quiet {
-        println!("{}", batch.summary(inputs.len()));
-    }
+    batch.finish(run_start.elapsed())?;
     let code = if batch.failed > 0 { 1 } else { 0 };
     if quantizer.device_opening() {
         // Every output is written; nothing the device thread does matters any more.
@@ -156,22 +79,66 @@ pub fn run(args: &QuantizeArgs) -> Result<i32> {
     Ok(code)
 }
 
+/// Plans every input's job. A usage mistake in any of them, or two that would write the same file
+/// (or over another input), is an error for the whole run.
+fn plan_all<'a>(args: &'a QuantizeArgs, inputs: &'a [Input], several: bool) -> Result<Vec<Result<Job<'a>>>> {
+    let mut plans = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let plan = match &input.error {
+            Some(e) => Err(anyhow::anyhow!("{e:#}")),
+            None => Job::plan(args, input, several),
+        };
+        if let Err(e) = &plan {
+            if let Some(u) = e.downcast_ref::<UsageError>() {
+                return Err(usage(u.0.clone()));
+            }
+        }
+        plans.push(plan);
+    }
+    let mut writers: HashMap<PathBuf, &str> = HashMap::new();
+    let given: HashMap<PathBuf, &str> = inputs
+        .iter()
+        .filter(|i| i.path != "-")
+        .map(|i| (output::normalized(Path::new(&i.path)), i.path.as_str()))
+        .collect();
+    for job in plans.iter().flatten() {
+        for file in job.files() {
+            let key = output::normalized(&file);
+            if let Some(other) = writers.insert(key.clone(), job.input) {
+                return Err(usage(format!(
+                    "{other} and {} would both be written to {}; use -r --out-dir to keep their folders apart, or other names",
+                    job.input,
+                    file.display()
+                )));
+            }
+            if let Some(&input) = given.get(&key).filter(|&&i| i != job.input) {
+                return Err(usage(format!(
+                    "{}'s output {} is another input, {input}; it would be overwritten",
+                    job.input,
+                    file.display()
+                )));
+            }
+        }
+    }
+    Ok(plans)
+}
+
 /// The backend for the run: `auto` becomes `cpu` when the inputs are too small for a device to
-/// pay for its start ([`kmquant::policy::worth_starting`]); headers are read, not images.
-fn run_backend(b: BackendArg, inputs: &[(String, Option<anyhow::Error>)]) -> BackendChoice {
+/// pay for its start ([`crate::policy::worth_starting`]); headers are read, not images.
+fn run_backend(b: BackendArg, inputs: &[Input]) -> BackendChoice {
     if b != BackendArg::Auto {
         return backend_choice(b);
     }
-    let files = inputs.iter().filter(|(_, e)| e.is_none()).count();
+    let files = inputs.iter().filter(|i| i.error.is_none()).count();
     let pixels: u64 = inputs
         .iter()
-        .filter(|(i, e)| e.is_none() && i != "-")
+        .filter(|i| i.error.is_none() && i.path != "-")
         .take(16)
-        .filter_map(|(i, _)| kmquant::decode::peek_dimensions(Path::new(i)))
+        .filter_map(|i| crate::decode::peek_dimensions(Path::new(&i.path)))
         .map(|(w, h)| w as u64 * h as u64)
         .sum();
-    let stdin = inputs.iter().any(|(i, _)| i == "-");
-    if stdin || kmquant::policy::worth_starting(pixels, files) {
+    let stdin = inputs.iter().any(|i| i.path == "-");
+    if stdin || crate::policy::worth_starting(pixels, files) {
         BackendChoice::Auto
     } else {
         BackendChoice::Cpu
@@ -212,7 +179,8 @@ struct Job<'a> {
 impl<'a> Job<'a> {
     /// Chooses the destinations and refuses, before any work, to write over the input or over an
     /// existing file without --force.
-    fn plan(args: &'a QuantizeArgs, input: &'a str, several: bool) -> Result<Self> {
+    fn plan(args: &'a QuantizeArgs, given: &'a Input, several: bool) -> Result<Self> {
+        let input = given.path.as_str();
         let format = args.format.map(|f| match f {
             FormatArg::Png => Format::Png,
             FormatArg::Gif => Format::Gif,
@@ -220,6 +188,7 @@ impl<'a> Job<'a> {
         });
         let (dest, format) = output::plan(
             input,
+            given.root.as_deref(),
             args.output.as_deref(),
             args.out_dir.as_deref(),
             format,
@@ -230,7 +199,7 @@ impl<'a> Job<'a> {
         let palette = match args.palette.as_deref() {
             Some(p) => {
                 let f = PaletteFormat::from_path(p)
-                    .with_context(|| format!("--palette {p}: use a .png, .json, .gpl or .txt name"))?;
+                    .ok_or_else(|| usage(format!("--palette {p}: use a .png, .json, .gpl or .txt name")))?;
                 Some((side_path(p, input, several), f))
             }
             None => None,
@@ -248,15 +217,40 @@ impl<'a> Job<'a> {
         })
     }
 
+    /// Every file this job writes.
+    fn files(&self) -> Vec<PathBuf> {
+        let main = match &self.dest {
+            Dest::File(p) => Some(p.clone()),
+            Dest::Stdout => None,
+        };
+        main.into_iter()
+            .chain(self.plot.clone())
+            .chain(self.palette.as_ref().map(|(p, _)| p.clone()))
+            .collect()
+    }
+
     /// Decodes, quantizes (or searches for the size), writes every output; returns the report and
     /// whether the image went to standard output. `t0` is when this input's time starts.
     fn run(&self, quantizer: &Quantizer, t0: Instant) -> Result<(Report, bool)> {
         let bytes = read_input(self.input)?;
-        let decoded = kmquant::decode::decode(&bytes, Some(self.input), self.args.kmeans.max_pixels)?;
+        let decoded = crate::decode::decode(&bytes, Some(self.input), &self.args.kmeans.decode_options())
+            .map_err(|e| match e {
+                crate::Error::Decode(m) if m.starts_with("damaged") => {
+                    anyhow::anyhow!("cannot decode image: {m} (--accept-damaged decodes what is there)")
+                }
+                e => e.into(),
+            })?;
         let decode = t0.elapsed();
         let t = Instant::now();
         let fitted = self.quantize(quantizer, &decoded)?;
         let work = t.elapsed();
+        if let (Some(_), Dest::File(p)) = (&self.args.out_dir, &self.dest) {
+            // The input's folder, mirrored under --out-dir.
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+        }
         output::write(&self.dest, &fitted.bytes, self.args.force)?;
         self.write_extras(&decoded, &fitted)?;
         let stages = Stages {
@@ -278,10 +272,10 @@ impl<'a> Job<'a> {
             png_level: self.args.png_level,
         };
         if let Some(max) = self.args.max_bytes {
-            return fit(quantizer, image, self.format, enc, self.args.kmeans.k, max);
+            return fit(quantizer, image, self.format, enc, max);
         }
         let q = quantizer.quantize(image, &mut |_| {})?;
-        let bytes = kmquant::encode::encode(&q, self.format, &enc)?;
+        let bytes = crate::encode::encode(&q, self.format, &enc)?;
         Ok(Fitted {
             q,
             bytes,
@@ -293,7 +287,7 @@ impl<'a> Job<'a> {
     /// The --plot and --palette files.
     fn write_extras(&self, d: &Decoded, f: &Fitted) -> Result<()> {
         if let Some(p) = &self.plot {
-            let png = kmquant::plot::color_space(&d.pixels, &f.q, 6000)?;
+            let png = crate::plot::color_space(&d.pixels, &f.q, 6000)?;
             output::write(&Dest::File(p.clone()), &png, self.args.force)?;
         }
         if let Some((p, format)) = &self.palette {
@@ -305,26 +299,30 @@ impl<'a> Job<'a> {
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .unwrap_or("kmquant");
-            let data = kmquant::palette::export(&f.q, *format, order, name)?;
+            let data = crate::palette::export(&f.q, *format, order, name)?;
             output::write(&Dest::File(p.clone()), &data, self.args.force)?;
         }
         Ok(())
     }
 
-    /// MSE and PSNR of the written file. For JPEG the written pixels are not the palette colors,
-    /// so the file is decoded and measured.
-    fn measured_quality(
-        &self,
-        decoded: &Decoded,
-        encoded: &[u8],
-        q: &kmquant::Quantized,
-    ) -> Result<(f64, f64)> {
-        if self.format != Format::Jpeg {
-            return Ok((q.mse, q.psnr()));
+    /// What the written file holds. PNG, and GIF without translucent entries, hold the palette
+    /// colors exactly; a JPEG, and a GIF whose translucent entries became opaque or transparent,
+    /// are decoded and measured as a viewer would see them.
+    fn quality(&self, decoded: &Decoded, encoded: &[u8], q: &crate::Quantized) -> Result<Quality> {
+        let lossy = match self.format {
+            Format::Png => false,
+            Format::Gif => q.palette.iter().any(|c| c[3] != 255),
+            Format::Jpeg => true,
+        };
+        if !lossy {
+            return Ok(Quality::of(q));
         }
-        let back = kmquant::decode::decode(encoded, None, u64::MAX)?;
-        let p = psnr_rgb(&decoded.pixels, &back.pixels);
-        Ok((255.0f64 * 255.0 / 10f64.powf(p / 10.0), p))
+        let all = crate::decode::DecodeOptions {
+            max_pixels: u64::MAX,
+            accept_damaged: false,
+        };
+        let back = crate::decode::decode(encoded, None, &all)?;
+        Ok(Quality::measure(&decoded.pixels, &back.pixels))
     }
 
     fn report(&self, input: &[u8], decoded: &Decoded, fitted: Fitted, stages: Stages) -> Result<Report> {
@@ -336,27 +334,31 @@ impl<'a> Job<'a> {
         } = fitted;
         let tm = &q.timings;
         let quantize_time = tm.device + tm.histogram + tm.setup + tm.seed + tm.kmeans + tm.remap;
-        let (mse, psnr) = self.measured_quality(decoded, &encoded, &q)?;
+        let quality = self.quality(decoded, &encoded, &q)?;
         let adapter = match &q.backend.adapter {
             Some(a) => a.to_string(),
             None => format!("{} threads", rayon::current_num_threads()),
         };
         Ok(Report {
+            schema: SCHEMA,
+            kind: "file",
             input: self.input.to_string(),
             output: self.dest.to_string(),
             format: self.format,
             width: q.width,
             height: q.height,
             k: self.args.kmeans.k,
-            colors_used: q.palette.len(),
+            colors_used: quality.colors,
             unique_colors: q.unique_colors,
             backend: q.backend.kind,
             adapter,
             gpu_chunks: q.backend.chunks,
             iterations: q.iterations,
             converged: q.converged,
-            mse,
-            psnr: psnr.is_finite().then_some(psnr),
+            exact: quality.exact,
+            mse: quality.mse,
+            psnr: quality.psnr(),
+            alpha_mse: quality.alpha_mse,
             input_bytes: input.len() as u64,
             output_bytes: encoded.len() as u64,
             saved_percent: 100.0 * (1.0 - encoded.len() as f64 / input.len() as f64),
@@ -379,7 +381,12 @@ impl<'a> Job<'a> {
                 encode: ms(stages.work.saturating_sub(quantize_time)),
                 total: ms(stages.total),
             },
-            warnings: q.warnings.clone(),
+            warnings: decoded
+                .damage
+                .iter()
+                .map(|d| format!("the input is damaged and was decoded as far as it goes ({d})"))
+                .chain(q.warnings.iter().cloned())
+                .collect(),
         })
     }
 }

@@ -11,7 +11,7 @@
 //! `src/cpu/tests.rs` check all three against each other.
 #![allow(clippy::needless_range_loop)]
 
-use crate::gpu::layout::{BLOCK_ITEMS, BLOCK_LEN, N_BLOCKS, PIXEL_TILE, TABLE_LEN};
+use crate::gpu::layout::{Summary, BLOCK_ITEMS, BLOCK_LEN, N_BLOCKS, PIXEL_TILE, TABLE_LEN};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -164,9 +164,6 @@ pub(crate) fn compact(table: &mut [u32], offsets: &[u32], summary: &mut [(u32, u
             }
         });
 }
-
-/// The distinct colors of an opaque image as (24-bit key, count), ascending by key.
-pub(crate) type Summary = Vec<(u32, u32)>;
 
 /// The opaque-image histogram the CPU backend computes: the counts of [`count_direct`] or
 /// [`count_partitioned`], then the compaction twins. Returns None when some pixel is not opaque. Colors ascend by key.

@@ -259,7 +259,9 @@ mod band_tests {
 
     #[test]
     fn bytes_are_the_same_on_one_thread_and_on_many() {
-        let (w, h) = (1500u32, 1200u32);
+        // 6 MB of rows: a band count taken from the thread count would show here (one thread
+        // would get 1000-row bands, two 698-row ones, under the rule this writer used to have).
+        let (w, h) = (3000u32, 2000u32);
         let indices = sample(w, h);
         let plte: Vec<u8> = (0..200u32).flat_map(|c| [c as u8, 9, 200 - c as u8]).collect();
         let img = Indexed {
@@ -269,7 +271,7 @@ mod band_tests {
             plte: &plte,
             trns: &[],
             indices: &indices,
-            level: 6,
+            level: 3,
         };
         let on = |threads| {
             rayon::ThreadPoolBuilder::new()

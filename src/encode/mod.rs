@@ -69,13 +69,102 @@ impl Default for EncodeOptions {
     }
 }
 
+/// What the encoders read: an indexed image, possibly a few rows of a larger one.
+struct View<'a> {
+    width: u32,
+    height: u32,
+    palette: &'a [[u8; 4]],
+    indices: &'a [u8],
+    dithered: bool,
+}
+
+impl<'a> View<'a> {
+    fn of(q: &'a Quantized) -> Self {
+        View {
+            width: q.width,
+            height: q.height,
+            palette: &q.palette,
+            indices: &q.indices,
+            dithered: q.dithered,
+        }
+    }
+
+    fn encode(&self, format: Format, opts: &EncodeOptions) -> Result<Vec<u8>> {
+        match format {
+            Format::Png => png(self, opts.png_level),
+            Format::Gif => gif(self),
+            Format::Jpeg => jpeg(self, opts.quality),
+        }
+    }
+}
+
+/// Encodes `q` in the format of `path`'s extension (`.png`, `.gif`, `.jpg`/`.jpeg`) and writes it
+/// there, completely or not at all: to a temporary file beside it, then renamed into place.
+/// Returns the number of bytes written.
+pub fn save(q: &Quantized, path: impl AsRef<std::path::Path>, opts: &EncodeOptions) -> Result<u64> {
+    let path = path.as_ref();
+    let format = path
+        .to_str()
+        .and_then(Format::from_path)
+        .ok_or_else(|| Error::InvalidOption {
+            name: "output",
+            value: path.display().to_string(),
+            expected: "a file name ending in .png, .gif, .jpg or .jpeg",
+        })?;
+    let bytes = encode(q, format, opts)?;
+    let io = |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp);
+    let written = std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    Ok(bytes.len() as u64)
+}
+
 /// Encodes `q` in `format`.
 pub fn encode(q: &Quantized, format: Format, opts: &EncodeOptions) -> Result<Vec<u8>> {
-    match format {
-        Format::Png => png(q, opts.png_level),
-        Format::Gif => gif(q),
-        Format::Jpeg => jpeg(q, opts.quality),
+    View::of(q).encode(format, opts)
+}
+
+/// Rows per sampled block of [`estimate`] (a multiple of the 16-row JPEG MCU).
+const SAMPLE_ROWS: usize = 32;
+/// [`estimate`] encodes one block of rows in this many.
+const SAMPLE_EVERY: usize = 8;
+
+/// Below this many pixels [`estimate`] encodes the whole image: it costs a few milliseconds.
+const EXACT_BELOW: usize = 1 << 20;
+
+/// An estimate of `encode(q, format, opts).len()` from an eighth of the rows: every eighth block
+/// of 32 rows, stacked into a smaller image of the same width and encoded the same way. The
+/// file of the first row alone stands for the fixed part (headers, palette, tables); the rest
+/// is scaled by the row count. Exact for images under a megapixel or 256 rows. Used to search
+/// for a file size without encoding every try in full.
+pub fn estimate(q: &Quantized, format: Format, opts: &EncodeOptions) -> Result<f64> {
+    let (w, h) = (q.width as usize, q.height as usize);
+    if h < SAMPLE_ROWS * SAMPLE_EVERY || w * h < EXACT_BELOW {
+        return Ok(encode(q, format, opts)?.len() as f64);
     }
+    let mut indices = Vec::with_capacity(q.indices.len() / SAMPLE_EVERY + w * SAMPLE_ROWS);
+    for block in q.indices.chunks(w * SAMPLE_ROWS).step_by(SAMPLE_EVERY) {
+        indices.extend_from_slice(block);
+    }
+    let rows = indices.len() / w;
+    let view = |rows: usize| View {
+        width: q.width,
+        height: rows as u32,
+        palette: &q.palette,
+        indices: &indices[..rows * w],
+        dithered: q.dithered,
+    };
+    let fixed = view(1).encode(format, opts)?.len() as f64;
+    let sample = view(rows).encode(format, opts)?.len() as f64;
+    Ok(fixed + (sample - fixed).max(0.0) * h as f64 / rows as f64)
 }
 
 /// The smallest PNG bit depth that holds `n` palette entries.
@@ -104,7 +193,7 @@ pub fn default_png_level(colors: usize, dithered: bool) -> u8 {
     }
 }
 
-fn png(q: &Quantized, level: Option<u8>) -> Result<Vec<u8>> {
+fn png(q: &View<'_>, level: Option<u8>) -> Result<Vec<u8>> {
     let level = level.unwrap_or_else(|| default_png_level(q.palette.len(), q.dithered));
     let plte: Vec<u8> = q.palette.iter().flat_map(|c| [c[0], c[1], c[2]]).collect();
     let trns: Vec<u8> = match q.palette.iter().rposition(|c| c[3] != 255) {
@@ -117,12 +206,12 @@ fn png(q: &Quantized, level: Option<u8>) -> Result<Vec<u8>> {
         depth: bit_depth(q.palette.len()),
         plte: &plte,
         trns: &trns,
-        indices: &q.indices,
+        indices: q.indices,
         level,
     })
 }
 
-fn gif(q: &Quantized) -> Result<Vec<u8>> {
+fn gif(q: &View<'_>) -> Result<Vec<u8>> {
     let (w, h) = (
         u16::try_from(q.width).map_err(|_| Error::Encode("GIF is limited to 65535 pixels a side".into()))?,
         u16::try_from(q.height).map_err(|_| Error::Encode("GIF is limited to 65535 pixels a side".into()))?,
@@ -132,7 +221,7 @@ fn gif(q: &Quantized) -> Result<Vec<u8>> {
     let mut pal: Vec<u8> = q.palette.iter().flat_map(|c| [c[0], c[1], c[2]]).collect();
     pal.resize(size * 3, 0);
     let transparent = q.palette.iter().position(|c| c[3] < 128);
-    let mut indices = q.indices.clone();
+    let mut indices = q.indices.to_vec();
     if let Some(t) = transparent {
         // Every entry GIF cannot show as translucent maps to the one transparent index.
         let map: Vec<u8> = q
@@ -153,7 +242,12 @@ fn gif(q: &Quantized) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn jpeg(q: &Quantized, quality: u8) -> Result<Vec<u8>> {
+/// JPEG through the jpeg-encoder crate (baseline, 4:2:0 chroma; pure Rust without its SIMD
+/// paths, so every machine writes the same bytes).
+fn jpeg(q: &View<'_>, quality: u8) -> Result<Vec<u8>> {
+    let side =
+        |v: u32| u16::try_from(v).map_err(|_| Error::Encode("JPEG is limited to 65535 pixels a side".into()));
+    let (w, h) = (side(q.width)?, side(q.height)?);
     let rgb: Vec<u8> = q
         .indices
         .iter()
@@ -163,8 +257,8 @@ fn jpeg(q: &Quantized, quality: u8) -> Result<Vec<u8>> {
         })
         .collect();
     let mut out = Vec::new();
-    let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100));
-    image::ImageEncoder::write_image(enc, &rgb, q.width, q.height, image::ExtendedColorType::Rgb8)
+    jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100))
+        .encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb)
         .map_err(enc_err)?;
     Ok(out)
 }

@@ -11,6 +11,10 @@ use bytemuck::{Pod, Zeroable};
 
 /// Largest number of centroids (`MAX_K` in WGSL).
 pub(crate) const MAX_K: u32 = MAX_COLORS;
+
+/// The distinct colors of an opaque image as (24-bit key, count), ascending by key: what
+/// `hist_compact` writes and its CPU twin returns.
+pub(crate) type Summary = Vec<(u32, u32)>;
 /// Invocations per workgroup in every kernel (`WG_SIZE`).
 pub(crate) const WG_SIZE: u32 = 256;
 /// Points per invocation in `assign` (`ASSIGN_ITEMS`).

@@ -4,8 +4,8 @@
 //! final index bytes come back.
 
 use super::context::GpuContext;
+use super::layout::Summary;
 use super::layout::{PixelParams, N_BLOCKS, PIXEL_TILE, TABLE_LEN};
-use crate::cpu::histogram::Summary;
 use crate::error::Result;
 use std::sync::Arc;
 use wgpu::util::DeviceExt;

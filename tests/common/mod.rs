@@ -131,3 +131,30 @@ pub fn oklab(c: [u8; 4]) -> [f64; 3] {
         0.0259040371 * l + 0.7827717662 * m - 0.8086757660 * s,
     ]
 }
+
+/// Every JSON object of a `--json` run, one per line.
+pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The `"kind": "file"` objects of a `--json` run, checking that a summary ends it.
+pub fn file_reports(stdout: &[u8]) -> Vec<serde_json::Value> {
+    let lines = json_lines(stdout);
+    let last = lines.last().expect("at least the summary");
+    assert_eq!(last["kind"], "summary", "the last object is the summary: {last}");
+    assert!(
+        lines.iter().all(|l| l["schema"] == 1),
+        "every object has schema 1"
+    );
+    lines.into_iter().filter(|l| l["kind"] == "file").collect()
+}
+
+/// The one file report of a single-input `--json` run.
+pub fn file_report(stdout: &[u8]) -> serde_json::Value {
+    let mut r = file_reports(stdout);
+    assert_eq!(r.len(), 1, "one file report");
+    r.remove(0)
+}
