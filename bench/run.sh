@@ -19,7 +19,7 @@ KMQUANT="$REPO_DIR/target/release/kmquant"
 PEER="$BENCH_DIR/harness/target/release/peer"
 MEASURE="$BENCH_DIR/harness/target/release/measure"
 TIME=/usr/bin/time
-ALL_TOOLS="kmquant quantette imagequant pngquant sklearn"
+ALL_TOOLS="kmquant quantette imagequant pngquant sklearn pillow opencv"
 
 REPS=3
 KS="16 64 256"
@@ -90,14 +90,14 @@ fi
 
 # --- python venv for the scikit-learn tutorial method -----------------------
 case " $TOOLS " in
-    *" sklearn "*)
+    *" sklearn "*|*" pillow "*|*" opencv "*)
         if [ ! -x "$VENV/bin/python" ]; then
             echo "== creating $VENV" >&2
             python3 -m venv "$VENV"
         fi
-        if ! "$VENV/bin/python" -c 'import sklearn, PIL, numpy' 2>/dev/null; then
-            echo "== installing scikit-learn, pillow, numpy into the venv" >&2
-            "$VENV/bin/pip" install --quiet --disable-pip-version-check scikit-learn pillow numpy
+        if ! "$VENV/bin/python" -c 'import sklearn, PIL, numpy, cv2' 2>/dev/null; then
+            echo "== installing scikit-learn, pillow, numpy, opencv into the venv" >&2
+            "$VENV/bin/pip" install --quiet --disable-pip-version-check scikit-learn pillow numpy opencv-python-headless
         fi
         ;;
 esac
@@ -149,6 +149,8 @@ tool_cmd() {
         imagequant) CMD=("$PEER" imagequant "$in" "$k" "$out") ;;
         pngquant)   CMD=(pngquant "$k" --nofs --force -o "$out" "$in") ;;
         sklearn)    CMD=("$VENV/bin/python" "$BENCH_DIR/sklearn_kmeans.py" "$in" "$k" "$out") ;;
+        pillow)     CMD=("$VENV/bin/python" "$BENCH_DIR/pillow_quantize.py" "$in" "$k" "$out") ;;
+        opencv)     CMD=("$VENV/bin/python" "$BENCH_DIR/opencv_kmeans.py" "$in" "$k" "$out") ;;
     esac
 }
 
