@@ -38,6 +38,15 @@ echo "== cargo test (GPU tests on Vulkan)"
 WGPU_BACKEND=vulkan cargo test --all-targets -- --nocapture 2>&1 | tee /tmp/kmquant-test-vulkan.log \
   | grep -E '^(test |GPU adapter|running|test result|failures|---- )|panicked|identical' || true
 test "${PIPESTATUS[0]}" = 0
+echo "== cargo test --doc (the README's library example)"
+cargo test --doc --quiet
+echo "== cargo build --lib --no-default-features (the library without the command line)"
+cargo build --lib --no-default-features --quiet
+echo "== cargo package --list (no file over 256 KiB ships)"
+big=$(cargo package --list --allow-dirty --quiet 2>/dev/null | while read -r f; do
+  [ -f "$f" ] && [ "$(stat -c%s "$f")" -gt 262144 ] && echo "$f"; done || true)
+if [ -n "$big" ]; then echo "large files in the package: $big" >&2; exit 1; fi
+cargo package --list --allow-dirty --quiet | wc -l | xargs echo "files in the package:"
 echo "== cargo test --lib gpu:: and --test gpu_matches_cpu (GPU tests on OpenGL)"
 WGPU_BACKEND=gl cargo test --lib --test gpu_matches_cpu -- --nocapture 2>&1 | tee /tmp/kmquant-test-gl.log \
   | grep -E '^(test |GPU adapter|running|test result|failures|---- )|panicked|identical' || true

@@ -355,7 +355,7 @@ fn an_unknown_word_is_a_usage_error_with_a_suggestion_not_a_file() {
     std::fs::write(dir.path().join("chelsea.jpg"), jpeg_bytes()).unwrap();
     refuses(dir.path(), &["compar", "chelsea.jpg"], 2, "compare");
     refuses(dir.path(), &["frobnicate", "chelsea.jpg"], 2, "frobnicate");
-    refuses(dir.path(), &["completions", "bash"], 2, "completions");
+    refuses(dir.path(), &["completion", "bash"], 2, "completions");
     // The shorthand needs an existing file: a missing one is named as such, not run as a job.
     refuses(
         dir.path(),

@@ -9,11 +9,32 @@ Examples:
   kmquant photo.jpg                      # photo-k256.png beside the input
   kmquant photo.jpg -k 16 -o small.png
   kmquant *.jpg -k 64 --out-dir out/ --json
+  kmquant photos/ -r --ext .png --force  # in place: each PNG replaced by its quantized self
+  kmquant photo.jpg --max-bytes 500k     # the largest K whose PNG fits in 500 kB
   kmquant compare photo.jpg -k 16        # GPU and CPU must agree bit for bit
   kmquant adapters
+  kmquant completions bash > ~/.local/share/bash-completion/completions/kmquant
 
 Exit status: 0 all inputs written; 1 at least one input failed (each failure is reported on
 one line and the other inputs are still processed); 2 bad usage; 3 `compare` found a difference.";
+
+const PALETTE: &str = "Palette";
+const DITHER: &str = "Dithering";
+const OUTPUT: &str = "Output";
+const EXTRAS: &str = "Extras";
+const INPUT: &str = "Inputs and batches";
+const DEVICE: &str = "Device";
+const REPORT: &str = "Report";
+
+const QUANTIZE_EXAMPLES: &str = "\
+Examples:
+  kmquant quantize photo.jpg -k 16              # photo-k16.png beside the input
+  kmquant quantize photo.jpg -k 64 -o out.gif --dither
+  kmquant quantize photos/ -r -j 4 --out-dir small/ --skip-existing
+  kmquant quantize photos/ -r --ext .png --force       # replace each image in place
+  kmquant quantize photo.jpg --max-bytes 1.5MB -o photo.jpg.png
+  kmquant quantize photo.jpg -o small.jpg --quality 80 --skip-if-larger
+  kmquant quantize photo.jpg --plot clouds.png --palette colors.gpl";
 
 /// Reduce photos to at most K colors with k-means, on the GPU (WGSL via wgpu: Vulkan, Metal,
 /// DX12, GL) or the CPU, with bit-identical results on both.
@@ -30,11 +51,32 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Quantize images to at most K colors and write indexed PNG, GIF or JPEG (the default).
+    #[command(after_help = QUANTIZE_EXAMPLES)]
     Quantize(QuantizeArgs),
     /// List every wgpu adapter found and which one `--backend auto` uses.
     Adapters(AdaptersArgs),
     /// Run the same job on the GPU and on the CPU and check that the results are identical.
     Compare(CompareArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) of kmquant or of one subcommand.
+    Man(ManArgs),
+}
+
+/// `kmquant completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `kmquant man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A subcommand (quantize, compare, adapters, completions); default: kmquant itself.
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
 }
 
 /// Options shared by `quantize` and `compare`.
@@ -42,43 +84,43 @@ pub enum Command {
 pub struct KmeansArgs {
     /// Number of colors in the palette, 1 to 256.
     #[arg(short = 'k', long = "colors", value_name = "K", default_value_t = 256,
-          value_parser = clap::value_parser!(u32).range(1..=256))]
+          value_parser = clap::value_parser!(u32).range(1..=256), help_heading = PALETTE)]
     pub k: u32,
-    /// Seed for `--init kmeans++`; the same seed gives the same result on every backend.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub seed: u64,
+    /// Seed for `--init kmeans++` (default 0); the same seed gives the same result on every backend.
+    #[arg(long, value_name = "N", help_heading = PALETTE)]
+    pub seed: Option<u64>,
     /// Most k-means iterations to run.
     #[arg(long, value_name = "N", default_value_t = crate::Options::DEFAULT_MAX_ITER,
-          value_parser = clap::value_parser!(u32).range(1..=10000))]
+          value_parser = clap::value_parser!(u32).range(1..=10000), help_heading = PALETTE)]
     pub max_iter: u32,
     /// Stop once no centroid moves by more than this many 8-bit levels (0 to 255); 0 runs to a
     /// fixed point.
     #[arg(long, value_name = "X", default_value_t = crate::Options::DEFAULT_TOLERANCE,
-          value_parser = float_in(0.0, 255.0), allow_negative_numbers = true)]
+          value_parser = float_in(0.0, 255.0), allow_negative_numbers = true, help_heading = PALETTE)]
     pub tolerance: f64,
     /// How the first centroids are chosen.
-    #[arg(long, value_enum, default_value_t = InitArg::MedianCut)]
+    #[arg(long, value_enum, default_value_t = InitArg::MedianCut, help_heading = PALETTE)]
     pub init: InitArg,
     /// The color space k-means measures distances in.
-    #[arg(long, value_enum, default_value_t = SpaceArg::Srgb)]
+    #[arg(long, value_enum, default_value_t = SpaceArg::Srgb, help_heading = PALETTE)]
     pub space: SpaceArg,
     /// Serpentine Floyd–Steinberg dithering (CPU, after the palette is found).
-    #[arg(long)]
+    #[arg(long, help_heading = DITHER)]
     pub dither: bool,
     /// Dithering level, 0 (none) to 1 (full error diffusion); needs --dither.
     #[arg(long, value_name = "X", default_value_t = 1.0, requires = "dither",
-          value_parser = float_in(0.0, 1.0), allow_negative_numbers = true)]
+          value_parser = float_in(0.0, 1.0), allow_negative_numbers = true, help_heading = DITHER)]
     pub dither_strength: f64,
     /// Refuse images with more pixels than this (decompression-bomb guard), checked from the header.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PIXELS)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PIXELS, help_heading = INPUT)]
     pub max_pixels: u64,
     /// Decode a damaged or truncated JPEG as far as possible (the missing part comes out gray)
     /// instead of refusing it.
-    #[arg(long)]
+    #[arg(long, help_heading = INPUT)]
     pub accept_damaged: bool,
     /// Most unique colors per GPU dispatch (a multiple of 1024); smaller values force chunking,
     /// for testing. Default: as many as the device's limits allow.
-    #[arg(long, value_name = "N", hide_short_help = true)]
+    #[arg(long, value_name = "N", hide_short_help = true, help_heading = DEVICE)]
     pub gpu_chunk_points: Option<u32>,
 }
 
@@ -91,58 +133,68 @@ pub struct QuantizeArgs {
     #[command(flatten)]
     pub kmeans: KmeansArgs,
     /// Output file (one input only); `-` writes to standard output. Default: INPUT-kK.png beside the input.
-    #[arg(short, long, value_name = "PATH")]
+    #[arg(short, long, value_name = "PATH", help_heading = OUTPUT)]
     pub output: Option<String>,
     /// Write outputs into this folder (created if missing) instead of beside each input.
-    #[arg(long, value_name = "DIR", conflicts_with = "output")]
+    #[arg(long, value_name = "DIR", conflicts_with = "output", help_heading = OUTPUT)]
     pub out_dir: Option<PathBuf>,
     /// Output format; default: from the output's extension, else png.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help_heading = OUTPUT)]
     pub format: Option<FormatArg>,
     /// Where the stages run: auto (a hardware GPU for the stages where it pays, once it is open;
     /// otherwise the CPU), gpu (wait for a device, software ones included), or cpu.
-    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto, help_heading = DEVICE)]
     pub backend: BackendArg,
-    /// JPEG quality, 1 to 100 (JPEG output only).
-    #[arg(long, value_name = "Q", default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
-    pub quality: u8,
+    /// JPEG quality, 1 to 100 (default 90; JPEG output only).
+    #[arg(long, value_name = "Q", value_parser = clap::value_parser!(u8).range(1..=100), help_heading = OUTPUT)]
+    pub quality: Option<u8>,
     /// PNG compression effort, 1 (fastest) to 9 (smallest file). Default: 6 for dithered images,
     /// else 9 for 16 colors or fewer and 7 above.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=9))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=9), help_heading = OUTPUT)]
     pub png_level: Option<u8>,
     /// Largest output file, e.g. 500k, 1.5MB, 2MiB or 123456 (bytes). PNG/GIF: the largest K up to
     /// -k that fits; JPEG: the highest --quality that fits. An error, and no file, when nothing fits.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = OUTPUT)]
     pub max_bytes: Option<u64>,
     /// Also draw the colors as 3-D RGB point clouds, before and after, into this PNG.
-    #[arg(long, value_name = "FILE.png")]
+    #[arg(long, value_name = "FILE.png", help_heading = EXTRAS)]
     pub plot: Option<String>,
     /// Also write the palette: .png (swatches with shares), .json, .gpl (GIMP) or .txt (hex per line).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = EXTRAS)]
     pub palette: Option<String>,
     /// Order of the exported palette.
-    #[arg(long, value_enum, default_value_t = PaletteOrderArg::Population)]
+    #[arg(long, value_enum, default_value_t = PaletteOrderArg::Population, help_heading = EXTRAS)]
     pub palette_order: PaletteOrderArg,
     /// Process image files inside folders given as inputs, and their subfolders.
-    #[arg(short, long)]
+    #[arg(short, long, help_heading = INPUT)]
     pub recursive: bool,
     /// Files processed side by side. Default: one per core, within --memory. Reports, JSON lines
     /// and the exit status come in input order whatever the number.
-    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024), help_heading = INPUT)]
     pub jobs: Option<u32>,
     /// Most memory the files processed side by side may take together, e.g. 4GiB (a file's need
     /// is estimated from its size: 10 bytes a pixel and 64 MiB). Default: half of the available
     /// memory. A file larger than the budget runs alone.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = INPUT)]
     pub memory: Option<u64>,
-    /// Overwrite existing output files (never the input itself).
-    #[arg(long)]
+    /// Overwrite existing output files (the input itself only with --ext, for in-place runs).
+    #[arg(long, help_heading = OUTPUT)]
     pub force: bool,
+    /// Name outputs INPUT-STEM + SUFFIX instead of INPUT-kK.png, e.g. `--ext -small.png`;
+    /// `--ext .png --force` replaces each PNG input in place. The format follows the suffix.
+    #[arg(long, value_name = "SUFFIX", conflicts_with = "output", allow_hyphen_values = true, help_heading = OUTPUT)]
+    pub ext: Option<String>,
+    /// Leave an input alone when its output already exists (for re-running a batch).
+    #[arg(long, conflicts_with = "force", help_heading = OUTPUT)]
+    pub skip_existing: bool,
+    /// Write nothing for an input whose output would not be smaller than the input file.
+    #[arg(long, help_heading = OUTPUT)]
+    pub skip_if_larger: bool,
     /// Print one JSON object per input instead of the text report.
-    #[arg(long)]
+    #[arg(long, help_heading = REPORT)]
     pub json: bool,
     /// Print nothing but errors.
-    #[arg(short, long)]
+    #[arg(short, long, help_heading = REPORT)]
     pub quiet: bool,
 }
 
@@ -150,7 +202,7 @@ pub struct QuantizeArgs {
 #[derive(Debug, Args)]
 pub struct AdaptersArgs {
     /// Print JSON.
-    #[arg(long)]
+    #[arg(long, help_heading = REPORT)]
     pub json: bool,
 }
 
@@ -163,7 +215,7 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub kmeans: KmeansArgs,
     /// Print JSON (with a boolean key `identical`).
-    #[arg(long)]
+    #[arg(long, help_heading = REPORT)]
     pub json: bool,
 }
 
@@ -272,7 +324,7 @@ impl KmeansArgs {
         }
         Ok(o.with_max_iter(self.max_iter)?
             .with_tolerance(self.tolerance)?
-            .with_seed(self.seed)
+            .with_seed(self.seed.unwrap_or(0))
             .with_init(match self.init {
                 InitArg::MedianCut => crate::Init::MedianCut,
                 InitArg::KmeansPlusPlus => crate::Init::KMeansPlusPlus,
@@ -291,7 +343,7 @@ impl KmeansArgs {
 }
 
 /// The subcommand names, for "no subcommand means quantize".
-pub const SUBCOMMANDS: [&str; 4] = ["quantize", "adapters", "compare", "help"];
+pub const SUBCOMMANDS: [&str; 6] = ["quantize", "adapters", "compare", "completions", "man", "help"];
 
 #[cfg(test)]
 mod tests {

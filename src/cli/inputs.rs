@@ -24,11 +24,25 @@ pub fn read_input(input: &str) -> Result<Vec<u8>> {
 
 const IMAGE_EXTENSIONS: [&str; 9] = ["jpg", "jpeg", "png", "webp", "tif", "tiff", "bmp", "gif", "jfif"];
 
-/// True for names this tool writes itself (`NAME-kK.ext`), which a recursive walk skips.
-fn is_own_output(path: &Path) -> bool {
+/// True for a file a recursive walk finds that is this tool's own output of another image in
+/// the same folder: named `NAME-kK.ext` with a `NAME.*` image beside it. A `my-k9.png` with no
+/// `my.*` beside it is the user's, and is processed; a file given by name is never skipped.
+fn is_own_output(path: &Path, siblings: &[PathBuf]) -> bool {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    stem.rsplit_once("-k")
-        .is_some_and(|(_, k)| !k.is_empty() && k.chars().all(|c| c.is_ascii_digit()))
+    let Some((source, k)) = stem.rsplit_once("-k") else {
+        return false;
+    };
+    let numbered = !k.is_empty() && k.chars().all(|c| c.is_ascii_digit());
+    numbered
+        && siblings
+            .iter()
+            .any(|s| s != path && s.file_stem().and_then(|s| s.to_str()) == Some(source) && is_image(s))
+}
+
+fn is_image(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -36,16 +50,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     entries.sort();
-    for p in entries {
+    for p in &entries {
         if p.is_dir() {
-            walk(&p, out)?;
-        } else if p
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-            && !is_own_output(&p)
-        {
-            out.push(p);
+            walk(p, out)?;
+        } else if is_image(p) && !is_own_output(p, &entries) {
+            out.push(p.clone());
         }
     }
     Ok(())

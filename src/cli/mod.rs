@@ -11,7 +11,7 @@ mod output;
 mod quantize;
 mod report;
 
-use args::{AdaptersArgs, Cli, Command, SUBCOMMANDS};
+use args::{AdaptersArgs, Cli, Command, CompletionsArgs, ManArgs, SUBCOMMANDS};
 use clap::Parser;
 
 /// Ends the process at once with `code`, after flushing standard output and error, without
@@ -28,6 +28,34 @@ pub fn exit_now(code: i32) -> ! {
     }
     #[cfg(not(unix))]
     std::process::exit(code)
+}
+
+/// `kmquant completions SHELL`: the script on standard output.
+fn completions(args: &CompletionsArgs) -> anyhow::Result<i32> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    clap_complete::generate(args.shell, &mut cmd, "kmquant", &mut std::io::stdout());
+    Ok(0)
+}
+
+/// `kmquant man [SUBCOMMAND]`: the man page, from the same definitions as `--help`.
+fn man(args: &ManArgs) -> anyhow::Result<i32> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let page = match args.subcommand.as_deref() {
+        None => cmd,
+        Some(name) => {
+            let sub = cmd.find_subcommand(name).cloned().ok_or_else(|| {
+                usage(format!(
+                    "man {name}: no such subcommand (quantize, compare, adapters, completions, man)"
+                ))
+            })?;
+            let full = format!("kmquant-{name}");
+            sub.name(full.clone()).bin_name(full)
+        }
+    };
+    clap_mangen::Man::new(page).render(&mut std::io::stdout())?;
+    Ok(0)
 }
 
 /// `kmquant adapters`.
@@ -141,7 +169,7 @@ pub fn check_args(argv: Vec<String>) -> Result<(), String> {
     let kmeans = match &cli.command {
         Command::Quantize(a) => &a.kmeans,
         Command::Compare(a) => &a.kmeans,
-        Command::Adapters(_) => return Ok(()),
+        Command::Adapters(_) | Command::Completions(_) | Command::Man(_) => return Ok(()),
     };
     kmeans
         .options(crate::BackendChoice::Cpu)
@@ -151,6 +179,13 @@ pub fn check_args(argv: Vec<String>) -> Result<(), String> {
 
 /// Parses `argv` (inserting `quantize` for the shorthand) and runs; returns the exit code.
 pub fn main(argv: Vec<String>) -> i32 {
+    // A closed pipe (`kmquant ... | head`) ends the process quietly, as for any Unix tool,
+    // instead of a panic in println!.
+    #[cfg(unix)]
+    // SAFETY: called before any thread starts; it only restores the default action for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     if let Some(msg) = argv.get(1).and_then(|f| missing_input(f)) {
         eprintln!("kmquant: {msg} (see --help)");
         return 2;
@@ -175,6 +210,8 @@ pub fn main(argv: Vec<String>) -> i32 {
         Command::Quantize(a) => quantize::run(a),
         Command::Adapters(a) => adapters(a),
         Command::Compare(a) => compare::run(a),
+        Command::Completions(a) => completions(a),
+        Command::Man(a) => man(a),
     };
     match result {
         Ok(code) => code,

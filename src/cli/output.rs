@@ -24,40 +24,57 @@ impl std::fmt::Display for Dest {
     }
 }
 
+/// What decides an output's name: `-o`, `--out-dir`, `--format`, `--ext` and K.
+pub struct Naming<'a> {
+    pub output: Option<&'a str>,
+    pub out_dir: Option<&'a Path>,
+    pub format: Option<Format>,
+    pub ext: Option<&'a str>,
+    pub k: u32,
+}
+
+/// The format a file name asks for, checked against `--format`: a contradiction is a usage
+/// error, and so is a name with no known extension and no `--format`.
+fn format_of(what: &str, name: &str, format: Option<Format>) -> Result<Format> {
+    // "x" in front, so that a bare suffix like ".png" reads as an extension.
+    match (format, Format::from_path(&format!("x{name}"))) {
+        (Some(f), Some(g)) if f != g => Err(super::usage(format!(
+            "{what} {name} names a {} file but --format asks for {}; make them agree",
+            g.extension(),
+            f.extension()
+        ))),
+        (Some(f), _) | (None, Some(f)) => Ok(f),
+        (None, None) => Err(super::usage(format!(
+            "{what} {name}: cannot tell the format from the name; end it in .png, .gif or .jpg, or give --format"
+        ))),
+    }
+}
+
 /// Chooses the destination and format for `input`. Under `--out-dir`, an input found by
 /// `--recursive` under `root` keeps its place in the tree: `root/a/b.png` goes to
-/// `OUT/a/b-kK.png`.
-pub fn plan(
-    input: &str,
-    root: Option<&Path>,
-    output: Option<&str>,
-    out_dir: Option<&Path>,
-    format: Option<Format>,
-    k: u32,
-) -> Result<(Dest, Format)> {
-    if let Some(o) = output {
+/// `OUT/a/b-kK.png`. With `--ext SUFFIX` the name is the input's stem and SUFFIX.
+pub fn plan(input: &str, root: Option<&Path>, n: &Naming) -> Result<(Dest, Format)> {
+    if let Some(o) = n.output {
         if o == "-" {
-            return Ok((Dest::Stdout, format.unwrap_or(Format::Png)));
+            return Ok((Dest::Stdout, n.format.unwrap_or(Format::Png)));
         }
-        let f = match (format, Format::from_path(o)) {
-            (Some(f), _) | (None, Some(f)) => f,
-            (None, None) => {
-                return Err(super::usage(format!(
-                    "--output {o}: cannot tell the format from the name; add .png, .gif or .jpg, or give --format"
-                )))
-            }
-        };
-        return Ok((Dest::File(PathBuf::from(o)), f));
+        return Ok((Dest::File(PathBuf::from(o)), format_of("--output", o, n.format)?));
     }
-    let f = format.unwrap_or(Format::Png);
-    if input == "-" && out_dir.is_none() {
+    let (f, suffix) = match n.ext {
+        Some(e) => (format_of("--ext", e, n.format)?, e.to_string()),
+        None => {
+            let f = n.format.unwrap_or(Format::Png);
+            (f, format!("-k{}.{}", n.k, f.extension()))
+        }
+    };
+    if input == "-" && n.out_dir.is_none() {
         return Ok((Dest::Stdout, f));
     }
     let p = Path::new(input);
     let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("stdin");
-    let name = format!("{stem}-k{k}.{}", f.extension());
+    let name = format!("{stem}{suffix}");
     let parent = p.parent().unwrap_or(Path::new(""));
-    let dir = match (out_dir, root) {
+    let dir = match (n.out_dir, root) {
         (Some(d), Some(r)) => d.join(parent.strip_prefix(r).unwrap_or(Path::new(""))),
         (Some(d), None) => d.to_path_buf(),
         (None, _) => parent.to_path_buf(),
@@ -82,15 +99,19 @@ pub fn normalized(p: &Path) -> PathBuf {
     out
 }
 
-/// Refuses to write over the input, or over an existing file without `force`.
-pub fn check(input: &str, dest: &Dest, force: bool) -> Result<()> {
+/// Whether `dest` is the input file itself.
+pub fn is_input(input: &str, dest: &Dest) -> bool {
+    let Dest::File(out) = dest else { return false };
+    input != "-"
+        && matches!((std::fs::canonicalize(input), std::fs::canonicalize(out)), (Ok(a), Ok(b)) if a == b)
+}
+
+/// Refuses to write over the input (unless `in_place`: `--ext` and `--force` together), or over
+/// an existing file without `force`.
+pub fn check(input: &str, dest: &Dest, force: bool, in_place: bool) -> Result<()> {
     let Dest::File(out) = dest else { return Ok(()) };
-    if input != "-" {
-        if let (Ok(a), Ok(b)) = (std::fs::canonicalize(input), std::fs::canonicalize(out)) {
-            if a == b {
-                bail!("refusing to overwrite the input with the output; choose another -o");
-            }
-        }
+    if is_input(input, dest) && !in_place {
+        bail!("refusing to overwrite the input with the output; choose another -o, or --ext with --force to replace it");
     }
     if !force && out.symlink_metadata().is_ok() {
         bail!("{} already exists (use --force to overwrite it)", out.display());

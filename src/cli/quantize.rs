@@ -1,7 +1,7 @@
 //! `kmquant quantize`: decode, quantize, encode, write, report; one bad input never stops the rest.
 //! Inputs are processed one at a time, so memory stays bounded by the largest image.
 
-use super::args::{BackendArg, FormatArg, PaletteOrderArg, QuantizeArgs};
+use super::args::{BackendArg, FormatArg, InitArg, PaletteOrderArg, QuantizeArgs};
 use super::batch;
 use super::fit::{fit, Fitted};
 use super::inputs::{expand_inputs, read_input, Input};
@@ -16,6 +16,46 @@ use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// JPEG quality when --quality is not given.
+const DEFAULT_QUALITY: u8 = 90;
+
+/// An input left alone on purpose (--skip-existing, --skip-if-larger): reported, not a failure.
+#[derive(Debug)]
+pub struct Skipped(pub String);
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Skipped {}
+
+/// Options given that do nothing for an output in `format`: each a warning in the report.
+fn ignored_options(args: &QuantizeArgs, format: Format) -> Vec<String> {
+    let km = &args.kmeans;
+    let mut notes = Vec::new();
+    if args.quality.is_some() && format != Format::Jpeg {
+        notes.push(format!(
+            "--quality has no effect on {} output (JPEG only)",
+            format.extension()
+        ));
+    }
+    if args.png_level.is_some() && format != Format::Png {
+        notes.push(format!(
+            "--png-level has no effect on {} output (PNG only)",
+            format.extension()
+        ));
+    }
+    if km.seed.is_some() && km.init != InitArg::KmeansPlusPlus {
+        notes.push("--seed has no effect without --init kmeans++".into());
+    }
+    if args.palette.is_none() && args.palette_order != PaletteOrderArg::Population {
+        notes.push("--palette-order has no effect without --palette".into());
+    }
+    notes
+}
 
 pub fn backend_choice(b: BackendArg) -> BackendChoice {
     match b {
@@ -174,6 +214,10 @@ struct Job<'a> {
     format: Format,
     plot: Option<PathBuf>,
     palette: Option<(PathBuf, PaletteFormat)>,
+    /// Why this input is left alone (--skip-existing), decided when it is planned.
+    skip: Option<String>,
+    /// Options that have no effect on this output, for the report's warnings.
+    notes: Vec<String>,
 }
 
 impl<'a> Job<'a> {
@@ -186,15 +230,31 @@ impl<'a> Job<'a> {
             FormatArg::Gif => Format::Gif,
             FormatArg::Jpg => Format::Jpeg,
         });
-        let (dest, format) = output::plan(
-            input,
-            given.root.as_deref(),
-            args.output.as_deref(),
-            args.out_dir.as_deref(),
+        let naming = output::Naming {
+            output: args.output.as_deref(),
+            out_dir: args.out_dir.as_deref(),
             format,
-            args.kmeans.k,
-        )?;
-        output::check(input, &dest, args.force)?;
+            ext: args.ext.as_deref(),
+            k: args.kmeans.k,
+        };
+        let (dest, format) = output::plan(input, given.root.as_deref(), &naming)?;
+        let in_place = args.ext.is_some() && args.force;
+        let skip = match &dest {
+            Dest::File(p) if args.skip_existing && p.symlink_metadata().is_ok() => {
+                Some(format!("{} already exists (--skip-existing)", p.display()))
+            }
+            _ => None,
+        };
+        if skip.is_none() {
+            output::check(input, &dest, args.force, in_place)?;
+        }
+        if let Some(p) = args.plot.as_deref() {
+            if Format::from_path(p) != Some(Format::Png) {
+                return Err(usage(format!(
+                    "--plot {p}: the plot is a PNG; give a name ending in .png"
+                )));
+            }
+        }
         let plot = args.plot.as_deref().map(|p| side_path(p, input, several));
         let palette = match args.palette.as_deref() {
             Some(p) => {
@@ -204,9 +264,12 @@ impl<'a> Job<'a> {
             }
             None => None,
         };
-        for side in plot.iter().chain(palette.iter().map(|(p, _)| p)) {
-            output::check(input, &Dest::File(side.clone()), args.force)?;
+        if skip.is_none() {
+            for side in plot.iter().chain(palette.iter().map(|(p, _)| p)) {
+                output::check(input, &Dest::File(side.clone()), args.force, false)?;
+            }
         }
+        let notes = ignored_options(args, format);
         Ok(Job {
             args,
             input,
@@ -214,6 +277,8 @@ impl<'a> Job<'a> {
             format,
             plot,
             palette,
+            skip,
+            notes,
         })
     }
 
@@ -232,6 +297,9 @@ impl<'a> Job<'a> {
     /// Decodes, quantizes (or searches for the size), writes every output; returns the report and
     /// whether the image went to standard output. `t0` is when this input's time starts.
     fn run(&self, quantizer: &Quantizer, t0: Instant) -> Result<(Report, bool)> {
+        if let Some(why) = &self.skip {
+            return Err(Skipped(why.clone()).into());
+        }
         let bytes = read_input(self.input)?;
         let decoded = crate::decode::decode(&bytes, Some(self.input), &self.args.kmeans.decode_options())
             .map_err(|e| match e {
@@ -244,6 +312,14 @@ impl<'a> Job<'a> {
         let t = Instant::now();
         let fitted = self.quantize(quantizer, &decoded)?;
         let work = t.elapsed();
+        if self.args.skip_if_larger && fitted.bytes.len() >= bytes.len() {
+            return Err(Skipped(format!(
+                "the output would be {} bytes, not smaller than the input's {} (--skip-if-larger)",
+                fitted.bytes.len(),
+                bytes.len()
+            ))
+            .into());
+        }
         if let (Some(_), Dest::File(p)) = (&self.args.out_dir, &self.dest) {
             // The input's folder, mirrored under --out-dir.
             if let Some(parent) = p.parent() {
@@ -251,7 +327,7 @@ impl<'a> Job<'a> {
                     .with_context(|| format!("cannot create {}", parent.display()))?;
             }
         }
-        output::write(&self.dest, &fitted.bytes, self.args.force)?;
+        output::write(&self.dest, &fitted.bytes, self.args.force || self.skip.is_some())?;
         self.write_extras(&decoded, &fitted)?;
         let stages = Stages {
             decode,
@@ -268,7 +344,7 @@ impl<'a> Job<'a> {
     fn quantize(&self, quantizer: &Quantizer, d: &Decoded) -> Result<Fitted> {
         let image = ImageRef::new(d.width, d.height, &d.pixels)?;
         let enc = EncodeOptions {
-            quality: self.args.quality,
+            quality: self.args.quality.unwrap_or(DEFAULT_QUALITY),
             png_level: self.args.png_level,
         };
         if let Some(max) = self.args.max_bytes {
@@ -335,10 +411,7 @@ impl<'a> Job<'a> {
         let tm = &q.timings;
         let quantize_time = tm.device + tm.histogram + tm.setup + tm.seed + tm.kmeans + tm.remap;
         let quality = self.quality(decoded, &encoded, &q)?;
-        let adapter = match &q.backend.adapter {
-            Some(a) => a.to_string(),
-            None => format!("{} threads", rayon::current_num_threads()),
-        };
+        let adapter = super::report::adapter_name(&q.backend);
         Ok(Report {
             schema: SCHEMA,
             kind: "file",
@@ -385,6 +458,7 @@ impl<'a> Job<'a> {
                 .damage
                 .iter()
                 .map(|d| format!("the input is damaged and was decoded as far as it goes ({d})"))
+                .chain(self.notes.iter().cloned())
                 .chain(q.warnings.iter().cloned())
                 .collect(),
         })

@@ -82,6 +82,14 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
+/// The `adapter` key of every JSON object: the GPU adapter's name, or "N threads" on the CPU.
+pub fn adapter_name(b: &crate::BackendUsed) -> String {
+    match &b.adapter {
+        Some(a) => a.to_string(),
+        None => format!("{} threads", rayon::current_num_threads()),
+    }
+}
+
 pub fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e5).round() / 100.0
 }
@@ -270,6 +278,15 @@ struct Failed<'a> {
     error: String,
 }
 
+/// An input left alone on purpose, as JSON.
+#[derive(Serialize)]
+struct SkippedJson<'a> {
+    schema: u32,
+    kind: &'static str,
+    input: &'a str,
+    reason: &'a str,
+}
+
 /// The last JSON object of a run.
 #[derive(Serialize)]
 pub struct Summary {
@@ -279,6 +296,8 @@ pub struct Summary {
     pub files: usize,
     pub written: usize,
     pub failed: usize,
+    /// Inputs left alone by --skip-existing or --skip-if-larger.
+    pub skipped: usize,
     /// Bytes read and written, over the inputs written.
     pub input_bytes: u64,
     pub output_bytes: u64,
@@ -293,6 +312,7 @@ pub struct Batch<'a> {
     bar: Option<indicatif::ProgressBar>,
     inputs: usize,
     pub failed: usize,
+    skipped: usize,
     done: usize,
     bytes_in: u64,
     bytes_out: u64,
@@ -315,6 +335,7 @@ impl<'a> Batch<'a> {
             bar,
             inputs,
             failed: 0,
+            skipped: 0,
             done: 0,
             bytes_in: 0,
             bytes_out: 0,
@@ -351,6 +372,24 @@ impl<'a> Batch<'a> {
                     self.print(&serde_json::to_string(&report)?, to_stdout);
                 } else if !self.args.quiet {
                     self.print(&report.text(), to_stdout);
+                }
+            }
+            Err(e) if e.downcast_ref::<super::quantize::Skipped>().is_some() => {
+                self.skipped += 1;
+                let reason = e.to_string();
+                if self.args.json {
+                    let s = SkippedJson {
+                        schema: SCHEMA,
+                        kind: "skipped",
+                        input,
+                        reason: &reason,
+                    };
+                    self.print(
+                        &serde_json::to_string(&s)?,
+                        self.args.output.as_deref() == Some("-"),
+                    );
+                } else if !self.args.quiet {
+                    self.print(&format!("kmquant: {input}: skipped: {reason}"), true);
                 }
             }
             Err(e) => {
@@ -397,6 +436,7 @@ impl<'a> Batch<'a> {
                 files: self.inputs,
                 written: self.done,
                 failed: self.failed,
+                skipped: self.skipped,
                 input_bytes: self.bytes_in,
                 output_bytes: self.bytes_out,
                 saved_percent: self.saved_percent(),
@@ -408,10 +448,15 @@ impl<'a> Batch<'a> {
             );
         } else if self.inputs > 1 && !self.args.quiet {
             println!(
-                "\nsummary: {} files, {} written, {} failed; {} -> {} ({:.0}% smaller)",
+                "\nsummary: {} files, {} written, {} failed{}; {} -> {} ({:.0}% smaller)",
                 self.inputs,
                 self.done,
                 self.failed,
+                if self.skipped > 0 {
+                    format!(", {} skipped", self.skipped)
+                } else {
+                    String::new()
+                },
                 human_bytes(self.bytes_in),
                 human_bytes(self.bytes_out),
                 self.saved_percent()

@@ -21,7 +21,8 @@ pub enum Format {
     Png,
     /// GIF.
     Gif,
-    /// JPEG.
+    /// JPEG (`"jpg"` in JSON, as `--format` spells it).
+    #[serde(rename = "jpg")]
     Jpeg,
 }
 
