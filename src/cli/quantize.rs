@@ -327,7 +327,7 @@ impl<'a> Job<'a> {
                     .with_context(|| format!("cannot create {}", parent.display()))?;
             }
         }
-        output::write(&self.dest, &fitted.bytes, self.args.force || self.skip.is_some())?;
+        output::write(&self.dest, &fitted.bytes, self.args.force)?;
         self.write_extras(&decoded, &fitted)?;
         let stages = Stages {
             decode,
