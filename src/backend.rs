@@ -114,12 +114,20 @@ impl BackendUsed {
     }
 }
 
+impl BackendUsed {
+    /// What ran the job: the GPU adapter's name, or "N threads" on the CPU.
+    pub fn device_name(&self) -> String {
+        match &self.adapter {
+            Some(a) => a.to_string(),
+            None => format!("{} threads", rayon::current_num_threads()),
+        }
+    }
+}
+
 impl std::fmt::Display for BackendUsed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.adapter {
-            Some(a) => write!(f, "gpu: {a}"),
-            None => write!(f, "cpu: {} threads", rayon::current_num_threads()),
-        }
+        let side = if self.adapter.is_some() { "gpu" } else { "cpu" };
+        write!(f, "{side}: {}", self.device_name())
     }
 }
 

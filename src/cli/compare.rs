@@ -53,7 +53,7 @@ fn side(q: &Quantized, setup: std::time::Duration, total: std::time::Duration) -
     let t = &q.timings;
     Side {
         backend: q.backend.kind,
-        adapter: super::report::adapter_name(&q.backend),
+        adapter: q.backend.device_name(),
         iterations: q.iterations,
         colors: q.palette.len(),
         psnr: Some(q.psnr()).filter(|p| p.is_finite()),

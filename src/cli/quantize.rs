@@ -411,7 +411,7 @@ impl<'a> Job<'a> {
         let tm = &q.timings;
         let quantize_time = tm.device + tm.histogram + tm.setup + tm.seed + tm.kmeans + tm.remap;
         let quality = self.quality(decoded, &encoded, &q)?;
-        let adapter = super::report::adapter_name(&q.backend);
+        let adapter = q.backend.device_name();
         Ok(Report {
             schema: SCHEMA,
             kind: "file",

@@ -82,14 +82,6 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-/// The `adapter` key of every JSON object: the GPU adapter's name, or "N threads" on the CPU.
-pub fn adapter_name(b: &crate::BackendUsed) -> String {
-    match &b.adapter {
-        Some(a) => a.to_string(),
-        None => format!("{} threads", rayon::current_num_threads()),
-    }
-}
-
 pub fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e5).round() / 100.0
 }
