@@ -70,6 +70,7 @@ mod quantizer;
 mod remap;
 mod seed;
 mod space;
+mod target;
 #[cfg(test)]
 mod testutil;
 
@@ -87,3 +88,4 @@ pub use options::{BackendChoice, Init, Options, MAX_COLORS};
 pub use quantized::{psnr, Progress, Quantized, Timings};
 pub use quantizer::{quantize, Prepared, Quantizer};
 pub use space::ColorSpace;
+pub use target::PsnrFit;

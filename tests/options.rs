@@ -235,3 +235,73 @@ fn quantize_and_compare_speak_one_json_vocabulary() {
         "the CPU is named the same way in both"
     );
 }
+
+#[test]
+fn target_psnr_picks_the_fewest_colors_and_min_psnr_refuses_a_worse_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = fixture_copy(dir.path(), "chelsea.png");
+    let objects = run_ok(
+        dir.path(),
+        &[&photo, "-k", "64", "--target-psnr", "34", "-o", "t.png"],
+    );
+    let r = &objects[0];
+    let k = r["chosen_k"].as_u64().unwrap() as u32;
+    assert!(r["psnr"].as_f64().unwrap() >= 34.0, "{r}");
+    assert_eq!(r["target_reached"], true);
+    assert!(k > 2 && k < 64, "K {k}");
+    assert_eq!(r["colors_used"].as_u64(), Some(k as u64));
+    // One color fewer falls short: the plain run at K - 1 is below the target.
+    let less = run_ok(
+        dir.path(),
+        &[&photo, "-k", &(k - 1).to_string(), "-o", "less.png"],
+    );
+    assert!(less[0]["psnr"].as_f64().unwrap() < 34.0);
+    // Out of reach: K = -k, a warning, and the file is still written.
+    let far = run_ok(
+        dir.path(),
+        &[&photo, "-k", "8", "--target-psnr", "45", "-o", "far.png"],
+    );
+    assert_eq!(far[0]["target_reached"], false);
+    assert_eq!(far[0]["chosen_k"], 8);
+    assert!(far[0]["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("no K up to 8 reaches"));
+    // Below the floor: exit 1, one line, nothing written.
+    let out = kmquant()
+        .current_dir(dir.path())
+        .args([
+            &photo,
+            "-k",
+            "4",
+            "--min-psnr",
+            "30",
+            "-o",
+            "floor.png",
+            "--backend",
+            "cpu",
+        ])
+        .assert()
+        .code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("below --min-psnr 30 dB") && err.contains("nothing written"),
+        "{err}"
+    );
+    assert!(!dir.path().join("floor.png").exists());
+    // The floor applies to the file as written: a JPEG's own loss counts.
+    let jpeg = run_ok(
+        dir.path(),
+        &[&photo, "-k", "64", "--min-psnr", "20", "-o", "ok.jpg"],
+    );
+    assert_eq!(jpeg[0]["min_psnr"], 20.0);
+    // JPEG output cannot take a K target; nor can --max-bytes be combined with it.
+    for extra in [&["-o", "t.jpg"][..], &["--max-bytes", "20k"][..]] {
+        kmquant()
+            .current_dir(dir.path())
+            .args([&photo, "--target-psnr", "34"])
+            .args(extra)
+            .assert()
+            .code(2);
+    }
+}

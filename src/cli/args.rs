@@ -11,6 +11,7 @@ Examples:
   kmquant *.jpg -k 64 --out-dir out/ --json
   kmquant photos/ -r --ext .png --force  # in place: each PNG replaced by its quantized self
   kmquant photo.jpg --max-bytes 500k     # the largest K whose PNG fits in 500 kB
+  kmquant photo.jpg --target-psnr 38 --min-psnr 32  # fewest colors reaching 38 dB; under 32, fail
   kmquant compare photo.jpg -k 16        # GPU and CPU must agree bit for bit
   kmquant adapters
   kmquant completions bash > ~/.local/share/bash-completion/completions/kmquant
@@ -33,6 +34,7 @@ Examples:
   kmquant quantize photos/ -r -j 4 --out-dir small/ --skip-existing
   kmquant quantize photos/ -r --ext .png --force       # replace each image in place
   kmquant quantize photo.jpg --max-bytes 1.5MB -o photo.jpg.png
+  kmquant quantize photo.png --target-psnr 40 --min-psnr 35 --ext -q.png
   kmquant quantize photo.jpg -o small.jpg --quality 80 --skip-if-larger
   kmquant quantize photo.jpg --plot clouds.png --palette colors.gpl";
 
@@ -156,6 +158,13 @@ pub struct QuantizeArgs {
     /// -k that fits; JPEG: the highest --quality that fits. An error, and no file, when nothing fits.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = OUTPUT)]
     pub max_bytes: Option<u64>,
+    /// The fewest colors, up to -k, whose PSNR reaches DB dB (PNG and GIF output; like pngquant's
+    /// --quality). When no K reaches it, -k is used and the report warns.
+    #[arg(long, value_name = "DB", value_parser = float_in(1.0, 100.0), conflicts_with = "max_bytes", help_heading = PALETTE)]
+    pub target_psnr: Option<f64>,
+    /// Fail, writing nothing, when the file's PSNR (as written, JPEG loss included) is below DB dB.
+    #[arg(long, value_name = "DB", value_parser = float_in(1.0, 100.0), help_heading = OUTPUT)]
+    pub min_psnr: Option<f64>,
     /// Also draw the colors as 3-D RGB point clouds, before and after, into this PNG.
     #[arg(long, value_name = "FILE.png", help_heading = EXTRAS)]
     pub plot: Option<String>,

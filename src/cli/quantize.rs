@@ -3,7 +3,7 @@
 
 use super::args::{BackendArg, FormatArg, InitArg, PaletteOrderArg, QuantizeArgs};
 use super::batch;
-use super::fit::{fit, Fitted};
+use super::fit::{fit, target, Fitted};
 use super::inputs::{expand_inputs, read_input, Input};
 use super::output::{self, Dest};
 use super::report::{ms, Batch, Quality, Report, StageMs, SCHEMA};
@@ -255,6 +255,11 @@ impl<'a> Job<'a> {
                 )));
             }
         }
+        if args.target_psnr.is_some() && format == Format::Jpeg {
+            return Err(usage(
+                "--target-psnr picks K for PNG or GIF output; for JPEG, whose own loss comes on top, use --quality (and --min-psnr to check the result)",
+            ));
+        }
         let plot = args.plot.as_deref().map(|p| side_path(p, input, several));
         let palette = match args.palette.as_deref() {
             Some(p) => {
@@ -320,6 +325,16 @@ impl<'a> Job<'a> {
             ))
             .into());
         }
+        let quality = self.quality(&decoded, &fitted.bytes, &fitted.q)?;
+        if let Some(min) = self.args.min_psnr {
+            let psnr = quality.psnr().unwrap_or(f64::INFINITY);
+            if psnr < min {
+                anyhow::bail!(
+                    "PSNR {psnr:.2} dB is below --min-psnr {min} dB (K = {}); nothing written",
+                    fitted.chosen_k.unwrap_or(self.args.kmeans.k)
+                );
+            }
+        }
         if let (Some(_), Dest::File(p)) = (&self.args.out_dir, &self.dest) {
             // The input's folder, mirrored under --out-dir.
             if let Some(parent) = p.parent() {
@@ -336,7 +351,7 @@ impl<'a> Job<'a> {
             device_start: quantizer.device_start_time(),
         };
         Ok((
-            self.report(&bytes, &decoded, fitted, stages)?,
+            self.report(&bytes, &decoded, fitted, quality, stages),
             self.dest == Dest::Stdout,
         ))
     }
@@ -350,6 +365,9 @@ impl<'a> Job<'a> {
         if let Some(max) = self.args.max_bytes {
             return fit(quantizer, image, self.format, enc, max);
         }
+        if let Some(t) = self.args.target_psnr {
+            return target(quantizer, image, self.format, enc, t);
+        }
         let q = quantizer.quantize(image, &mut |_| {})?;
         let bytes = crate::encode::encode(&q, self.format, &enc)?;
         Ok(Fitted {
@@ -357,6 +375,7 @@ impl<'a> Job<'a> {
             bytes,
             chosen_k: None,
             chosen_quality: None,
+            target: None,
         })
     }
 
@@ -401,18 +420,36 @@ impl<'a> Job<'a> {
         Ok(Quality::measure(&decoded.pixels, &back.pixels))
     }
 
-    fn report(&self, input: &[u8], decoded: &Decoded, fitted: Fitted, stages: Stages) -> Result<Report> {
+    fn report(
+        &self,
+        input: &[u8],
+        decoded: &Decoded,
+        fitted: Fitted,
+        quality: Quality,
+        stages: Stages,
+    ) -> Report {
         let Fitted {
             q,
             bytes: encoded,
             chosen_k,
             chosen_quality,
+            target,
         } = fitted;
         let tm = &q.timings;
         let quantize_time = tm.device + tm.histogram + tm.setup + tm.seed + tm.kmeans + tm.remap;
-        let quality = self.quality(decoded, &encoded, &q)?;
         let adapter = q.backend.device_name();
-        Ok(Report {
+        let missed = match (self.args.target_psnr, target) {
+            (Some(t), Some((false, _))) => Some(format!(
+                "no K up to {} reaches --target-psnr {t} dB; K = {} gives {}",
+                self.args.kmeans.k,
+                self.args.kmeans.k,
+                quality
+                    .psnr()
+                    .map_or("an exact image".into(), |p| format!("{p:.2} dB"))
+            )),
+            _ => None,
+        };
+        Report {
             schema: SCHEMA,
             kind: "file",
             input: self.input.to_string(),
@@ -436,6 +473,10 @@ impl<'a> Job<'a> {
             output_bytes: encoded.len() as u64,
             saved_percent: 100.0 * (1.0 - encoded.len() as f64 / input.len() as f64),
             max_bytes: self.args.max_bytes,
+            target_psnr: self.args.target_psnr,
+            min_psnr: self.args.min_psnr,
+            target_reached: target.map(|t| t.0),
+            psnr_tries: target.map(|t| t.1),
             chosen_k,
             chosen_quality,
             plot: self.plot.as_ref().map(|p| p.to_string_lossy().into_owned()),
@@ -459,9 +500,10 @@ impl<'a> Job<'a> {
                 .iter()
                 .map(|d| format!("the input is damaged and was decoded as far as it goes ({d})"))
                 .chain(self.notes.iter().cloned())
+                .chain(missed)
                 .chain(q.warnings.iter().cloned())
                 .collect(),
-        })
+        }
     }
 }
 

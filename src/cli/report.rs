@@ -66,7 +66,19 @@ pub struct Report {
     /// --max-bytes, when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_bytes: Option<u64>,
-    /// The K that --max-bytes chose (PNG, GIF).
+    /// --target-psnr, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_psnr: Option<f64>,
+    /// --min-psnr, when given (a file below it fails and is not written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_psnr: Option<f64>,
+    /// Whether the K --target-psnr chose reaches it (false: no K up to -k does, and -k is used).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_reached: Option<bool>,
+    /// How many palette sizes --target-psnr quantized.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub psnr_tries: Option<u32>,
+    /// The K that --max-bytes or --target-psnr chose (PNG, GIF).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chosen_k: Option<u32>,
     /// The JPEG quality that --max-bytes chose.
@@ -137,6 +149,8 @@ impl Report {
         };
         let encode = if self.max_bytes.is_some() {
             "size search + encode"
+        } else if self.target_psnr.is_some() {
+            "quality search + encode"
         } else {
             "encode"
         };
@@ -192,6 +206,13 @@ impl Report {
                 }
                 _ => {}
             }
+        }
+        if let (Some(t), Some(k), Some(n)) = (self.target_psnr, self.chosen_k, self.psnr_tries) {
+            extra += &if self.target_reached == Some(true) {
+                format!("\n  fit      fewest colors reaching {t} dB: K = {k} ({n} palette sizes tried)")
+            } else {
+                format!("\n  fit      no K up to {k} reaches {t} dB; K = {k} used")
+            };
         }
         for (what, p) in [("plot", &self.plot), ("palette", &self.palette)] {
             if let Some(p) = p {
