@@ -206,8 +206,20 @@ fn decode_png_rgba(bytes: &[u8], max_pixels: u64) -> Option<Result<Decoded>> {
 
 /// Decodes `bytes` (the format is detected from the content, `hint` being a file name whose
 /// extension is used when detection fails). Refuses images over `opts.max_pixels` before
-/// decoding, and damaged ones (see the module docs).
+/// decoding, damaged ones (see the module docs), and images without pixels (a zero width or
+/// height, which some GIF and TIFF headers declare).
 pub fn decode(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions) -> Result<Decoded> {
+    let d = decode_any(bytes, hint, opts)?;
+    if d.width == 0 || d.height == 0 {
+        return Err(Error::Decode(format!(
+            "the image has no pixels ({}x{})",
+            d.width, d.height
+        )));
+    }
+    Ok(d)
+}
+
+fn decode_any(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions) -> Result<Decoded> {
     let max_pixels = opts.max_pixels;
     if bytes.is_empty() {
         return Err(Error::Decode("the file is empty".into()));

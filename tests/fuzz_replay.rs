@@ -121,7 +121,8 @@ fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
         .unwrap_or_else(|e| panic!("{dir}: {e}"))
         .map(|e| {
             let p = e.unwrap().path();
-            (p.display().to_string(), std::fs::read(&p).unwrap())
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (format!("{target}-{name}"), std::fs::read(&p).unwrap())
         })
         .collect();
     out.sort();
