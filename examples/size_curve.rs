@@ -24,7 +24,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let q = quantizer.quantize_prepared(&prepared, kmax, &mut |_| {})?;
     let jpeg = (1..=100u8)
-        .map(|quality| encode(&q, Format::Jpeg, &EncodeOptions { quality, ..enc }).map(|b| b.len() as u64))
+        .map(|quality| {
+            encode(
+                &q,
+                Format::Jpeg,
+                &EncodeOptions {
+                    quality,
+                    ..enc.clone()
+                },
+            )
+            .map(|b| b.len() as u64)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     curves.push(("jpeg", jpeg));
     for (name, sizes) in &curves {

@@ -8,7 +8,9 @@
 //!
 //! Conversions: 16-bit channels are scaled to 8 bits (`v * 255 / 65535`, rounded); grayscale is
 //! replicated to R, G and B; images without alpha get alpha 255; GIF and other animated formats
-//! give their first frame. ICC profiles are ignored (values are taken as sRGB).
+//! give their first frame. The values are kept as stored, in the input's color space; its ICC
+//! profile, PNG color chunks and pixel density are read into [`Decoded::metadata`] for the
+//! encoder to carry over ([`crate::metadata`]).
 
 use crate::error::{Error, Result};
 use image::{ImageDecoder, ImageReader};
@@ -69,6 +71,7 @@ fn decode_jpeg_with(bytes: &[u8], opts: &DecodeOptions, strict: bool) -> Result<
     let err = |e: zune_jpeg::errors::DecodeErrors| Error::Decode(format!("damaged or truncated JPEG: {e}"));
     let mut d = zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(bytes), options);
     d.decode_headers().map_err(err)?;
+    let metadata = crate::metadata::Metadata::from_jpeg(bytes, &d);
     let (w, h) = d
         .dimensions()
         .ok_or_else(|| Error::Decode("JPEG without dimensions".into()))?;
@@ -115,6 +118,7 @@ fn decode_jpeg_with(bytes: &[u8], opts: &DecodeOptions, strict: bool) -> Result<
         format: "Jpeg".into(),
         color,
         damage: None,
+        metadata,
     })
 }
 
@@ -144,6 +148,8 @@ pub struct Decoded {
     /// What was wrong with a damaged file decoded anyway ([`DecodeOptions::accept_damaged`]);
     /// None for a sound file.
     pub damage: Option<String>,
+    /// The ICC profile, PNG color chunks and pixel density, for the output.
+    pub metadata: crate::Metadata,
 }
 
 impl Decoded {
@@ -201,6 +207,7 @@ fn decode_png_rgba(bytes: &[u8], max_pixels: u64) -> Option<Result<Decoded>> {
         format: "Png".into(),
         color,
         damage: None,
+        metadata: crate::Metadata::from_png(bytes),
     }))
 }
 
@@ -261,6 +268,14 @@ fn decode_any(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions) -> Result<
     }
     let color = format!("{:?}", decoder.color_type());
     let orientation = decoder.orientation().ok();
+    let metadata = if format == "Png" {
+        crate::Metadata::from_png(bytes)
+    } else {
+        crate::Metadata {
+            icc_profile: decoder.icc_profile().ok().flatten(),
+            ..crate::Metadata::default()
+        }
+    };
     let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| Error::Decode(e.to_string()))?;
     if let Some(o) = orientation {
         img.apply_orientation(o);
@@ -276,6 +291,7 @@ fn decode_any(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions) -> Result<
         format,
         color,
         damage: None,
+        metadata,
     })
 }
 

@@ -217,7 +217,7 @@ impl Quantizer {
             Format::Jpeg => (1, enc.quality.clamp(1, 100) as u32),
             _ => (1, kmax),
         };
-        let enc = *enc;
+        let enc = enc.clone();
         let mut tries = Tries {
             max,
             estimates: BTreeMap::new(),
@@ -232,9 +232,9 @@ impl Quantizer {
             options: match format {
                 Format::Jpeg => Box::new(move |q| EncodeOptions {
                     quality: q as u8,
-                    ..enc
+                    ..enc.clone()
                 }),
-                _ => Box::new(move |_| enc),
+                _ => Box::new(move |_| enc.clone()),
             },
             format,
         };
@@ -297,7 +297,7 @@ mod tests {
                 .map(|quality| {
                     let o = EncodeOptions {
                         quality: quality as u8,
-                        ..enc
+                        ..enc.clone()
                     };
                     (quality, encode(&q, format, &o).unwrap().len() as u64)
                 })

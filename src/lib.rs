@@ -60,6 +60,7 @@ mod gpu;
 mod grid;
 mod histogram;
 mod image;
+pub mod metadata;
 mod options;
 pub mod palette;
 #[cfg(feature = "plot")]
@@ -84,6 +85,7 @@ pub use error::{Error, Result};
 pub use fit::Fitted;
 pub use gpu::{list_adapters, GpuContext};
 pub use image::ImageRef;
+pub use metadata::Metadata;
 pub use options::{BackendChoice, Init, Options, MAX_COLORS};
 pub use quantized::{psnr, Progress, Quantized, Timings};
 pub use quantizer::{quantize, Prepared, Quantizer};

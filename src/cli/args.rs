@@ -186,6 +186,10 @@ pub struct QuantizeArgs {
     /// memory. A file larger than the budget runs alone.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = INPUT)]
     pub memory: Option<u64>,
+    /// Drop the ICC profile, the sRGB, gAMA and cHRM chunks and the pixel density instead of
+    /// copying them from the input (viewers then take the colors as sRGB).
+    #[arg(long, help_heading = OUTPUT)]
+    pub strip: bool,
     /// Overwrite existing output files (the input itself only with --ext, for in-place runs).
     #[arg(long, help_heading = OUTPUT)]
     pub force: bool,

@@ -361,6 +361,8 @@ impl<'a> Job<'a> {
         let enc = EncodeOptions {
             quality: self.args.quality.unwrap_or(DEFAULT_QUALITY),
             png_level: self.args.png_level,
+            metadata: (!self.args.strip && !d.metadata.is_empty())
+                .then(|| std::sync::Arc::new(d.metadata.clone())),
         };
         if let Some(max) = self.args.max_bytes {
             return fit(quantizer, image, self.format, enc, max);
@@ -500,10 +502,20 @@ impl<'a> Job<'a> {
                 .iter()
                 .map(|d| format!("the input is damaged and was decoded as far as it goes ({d})"))
                 .chain(self.notes.iter().cloned())
+                .chain(self.dropped_profile(decoded))
                 .chain(missed)
                 .chain(q.warnings.iter().cloned())
                 .collect(),
         }
+    }
+}
+
+impl Job<'_> {
+    /// The warning for an ICC profile the output format cannot hold (GIF).
+    fn dropped_profile(&self, decoded: &Decoded) -> Option<String> {
+        (self.format == Format::Gif && !self.args.strip && decoded.metadata.icc_profile.is_some()).then(|| {
+            "GIF cannot hold the input's ICC profile; it was dropped, so viewers show the colors as sRGB (PNG and JPEG keep it)".to_string()
+        })
     }
 }
 

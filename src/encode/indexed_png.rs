@@ -36,6 +36,8 @@ pub(crate) struct Indexed<'a> {
     pub indices: &'a [u8],
     /// Deflate level, 1 (fastest) to 9 (smallest).
     pub level: u8,
+    /// Chunks written between IHDR and PLTE (color space and density), as (type, data).
+    pub ancillary: &'a [([u8; 4], Vec<u8>)],
 }
 
 fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
@@ -167,6 +169,9 @@ pub(crate) fn write(img: &Indexed<'_>) -> Result<Vec<u8>> {
     ihdr.extend(img.height.to_be_bytes());
     ihdr.extend([img.depth, 3, 0, 0, 0]);
     chunk(&mut out, b"IHDR", &ihdr);
+    for (kind, data) in img.ancillary {
+        chunk(&mut out, kind, data);
+    }
     chunk(&mut out, b"PLTE", img.plte);
     if !img.trns.is_empty() {
         chunk(&mut out, b"tRNS", img.trns);
@@ -217,6 +222,7 @@ mod tests {
                 trns: &[],
                 indices: &indices,
                 level: 6,
+                ancillary: &[],
             })
             .unwrap();
             // Gather IDAT and inflate with a decoder that checks Adler-32.
@@ -272,6 +278,7 @@ mod band_tests {
             trns: &[],
             indices: &indices,
             level: 3,
+            ancillary: &[],
         };
         let on = |threads| {
             rayon::ThreadPoolBuilder::new()
@@ -303,6 +310,7 @@ mod band_tests {
             trns: &[],
             indices: &indices,
             level: 7,
+            ancillary: &[],
         };
         let raw = pack(&img);
         let banded = zlib_stream(&raw, 7).unwrap().len();

@@ -52,13 +52,16 @@ impl Format {
 }
 
 /// Encoder settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct EncodeOptions {
     /// JPEG quality, 1..=100.
     pub quality: u8,
     /// PNG deflate level, 1 (fastest) to 9 (smallest); None picks by palette size
     /// ([`default_png_level`]).
     pub png_level: Option<u8>,
+    /// The ICC profile, color chunks and density to write ([`crate::metadata`] says which
+    /// format keeps what); None writes none.
+    pub metadata: Option<std::sync::Arc<crate::Metadata>>,
 }
 
 impl Default for EncodeOptions {
@@ -66,6 +69,7 @@ impl Default for EncodeOptions {
         EncodeOptions {
             quality: 90,
             png_level: None,
+            metadata: None,
         }
     }
 }
@@ -92,9 +96,9 @@ impl<'a> View<'a> {
 
     fn encode(&self, format: Format, opts: &EncodeOptions) -> Result<Vec<u8>> {
         match format {
-            Format::Png => png(self, opts.png_level),
+            Format::Png => png(self, opts),
             Format::Gif => gif(self),
-            Format::Jpeg => jpeg(self, opts.quality),
+            Format::Jpeg => jpeg(self, opts),
         }
     }
 }
@@ -194,8 +198,14 @@ pub fn default_png_level(colors: usize, dithered: bool) -> u8 {
     }
 }
 
-fn png(q: &View<'_>, level: Option<u8>) -> Result<Vec<u8>> {
-    let level = level.unwrap_or_else(|| default_png_level(q.palette.len(), q.dithered));
+fn png(q: &View<'_>, opts: &EncodeOptions) -> Result<Vec<u8>> {
+    let level = opts
+        .png_level
+        .unwrap_or_else(|| default_png_level(q.palette.len(), q.dithered));
+    let ancillary = match &opts.metadata {
+        Some(m) => m.png_chunks()?,
+        None => Vec::new(),
+    };
     let plte: Vec<u8> = q.palette.iter().flat_map(|c| [c[0], c[1], c[2]]).collect();
     let trns: Vec<u8> = match q.palette.iter().rposition(|c| c[3] != 255) {
         Some(last) => q.palette[..=last].iter().map(|c| c[3]).collect(),
@@ -209,6 +219,7 @@ fn png(q: &View<'_>, level: Option<u8>) -> Result<Vec<u8>> {
         trns: &trns,
         indices: q.indices,
         level,
+        ancillary: &ancillary,
     })
 }
 
@@ -245,7 +256,7 @@ fn gif(q: &View<'_>) -> Result<Vec<u8>> {
 
 /// JPEG through the jpeg-encoder crate (baseline, 4:2:0 chroma; pure Rust without its SIMD
 /// paths, so every machine writes the same bytes).
-fn jpeg(q: &View<'_>, quality: u8) -> Result<Vec<u8>> {
+fn jpeg(q: &View<'_>, opts: &EncodeOptions) -> Result<Vec<u8>> {
     let side =
         |v: u32| u16::try_from(v).map_err(|_| Error::Encode("JPEG is limited to 65535 pixels a side".into()));
     let (w, h) = (side(q.width)?, side(q.height)?);
@@ -258,7 +269,16 @@ fn jpeg(q: &View<'_>, quality: u8) -> Result<Vec<u8>> {
         })
         .collect();
     let mut out = Vec::new();
-    jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100))
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, opts.quality.clamp(1, 100));
+    if let Some(m) = &opts.metadata {
+        if let Some(p) = &m.icc_profile {
+            encoder.add_icc_profile(p).map_err(enc_err)?;
+        }
+        if let Some(d) = m.jpeg_density() {
+            encoder.set_density(d);
+        }
+    }
+    encoder
         .encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb)
         .map_err(enc_err)?;
     Ok(out)
