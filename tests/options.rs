@@ -141,6 +141,47 @@ fn a_folder_walk_skips_only_outputs_of_images_beside_them() {
 }
 
 #[test]
+fn a_rerun_with_a_custom_ext_does_not_take_its_own_outputs_as_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("in");
+    std::fs::create_dir(&d).unwrap();
+    for name in ["a.png", "b.png", "lone-q.png"] {
+        std::fs::copy(
+            format!("{}/tests/fixtures/chelsea.png", env!("CARGO_MANIFEST_DIR")),
+            d.join(name),
+        )
+        .unwrap();
+    }
+    let names = |objects: &[serde_json::Value], kind: &str| -> Vec<String> {
+        let mut v: Vec<String> = objects
+            .iter()
+            .filter(|o| o["kind"] == kind)
+            .map(|o| {
+                Path::new(o["input"].as_str().unwrap())
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let first = run_ok(dir.path(), &["in", "-r", "-k", "4", "--ext", "-q.png"]);
+    assert_eq!(names(&first, "file"), ["a.png", "b.png", "lone-q.png"]);
+    assert!(d.join("a-q.png").exists() && d.join("lone-q-q.png").exists());
+    // The rerun finds a-q.png, b-q.png and lone-q-q.png beside their sources and leaves them
+    // out; lone-q.png has no "lone" beside it and is the user's.
+    let again = run_ok(
+        dir.path(),
+        &["in", "-r", "-k", "4", "--ext", "-q.png", "--skip-existing"],
+    );
+    assert_eq!(names(&again, "skipped"), ["a.png", "b.png", "lone-q.png"]);
+    assert!(names(&again, "file").is_empty());
+    assert!(!d.join("a-q-q.png").exists());
+}
+
+#[test]
 fn options_that_do_nothing_are_warnings_and_contradictions_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let photo = fixture_copy(dir.path(), "chelsea.png");

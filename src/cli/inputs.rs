@@ -25,18 +25,25 @@ pub fn read_input(input: &str) -> Result<Vec<u8>> {
 const IMAGE_EXTENSIONS: [&str; 9] = ["jpg", "jpeg", "png", "webp", "tif", "tiff", "bmp", "gif", "jfif"];
 
 /// True for a file a recursive walk finds that is this tool's own output of another image in
-/// the same folder: named `NAME-kK.ext` with a `NAME.*` image beside it. A `my-k9.png` with no
-/// `my.*` beside it is the user's, and is processed; a file given by name is never skipped.
-fn is_own_output(path: &Path, siblings: &[PathBuf]) -> bool {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    let Some((source, k)) = stem.rsplit_once("-k") else {
-        return false;
+/// the same folder: named `NAME-kK.ext`, or `NAME` + SUFFIX under `--ext SUFFIX`, with a `NAME.*`
+/// image beside it. A `my-k9.png` with no `my.*` beside it is the user's, and is processed; a
+/// file given by name is never skipped.
+fn is_own_output(path: &Path, siblings: &[PathBuf], ext: Option<&str>) -> bool {
+    let has_source = |source: &str| {
+        !source.is_empty()
+            && siblings
+                .iter()
+                .any(|s| s != path && s.file_stem().and_then(|s| s.to_str()) == Some(source) && is_image(s))
     };
-    let numbered = !k.is_empty() && k.chars().all(|c| c.is_ascii_digit());
-    numbered
-        && siblings
-            .iter()
-            .any(|s| s != path && s.file_stem().and_then(|s| s.to_str()) == Some(source) && is_image(s))
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let numbered = stem
+        .rsplit_once("-k")
+        .filter(|(_, k)| !k.is_empty() && k.chars().all(|c| c.is_ascii_digit()));
+    if numbered.is_some_and(|(source, _)| has_source(source)) {
+        return true;
+    }
+    let name = path.file_name().and_then(|s| s.to_str()).unwrap_or("");
+    ext.and_then(|e| name.strip_suffix(e)).is_some_and(has_source)
 }
 
 fn is_image(p: &Path) -> bool {
@@ -45,15 +52,15 @@ fn is_image(p: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn walk(dir: &Path, ext: Option<&str>, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     entries.sort();
     for p in &entries {
         if p.is_dir() {
-            walk(p, out)?;
-        } else if is_image(p) && !is_own_output(p, &entries) {
+            walk(p, ext, out)?;
+        } else if is_image(p) && !is_own_output(p, &entries, ext) {
             out.push(p.clone());
         }
     }
@@ -79,7 +86,7 @@ pub fn expand_inputs(args: &QuantizeArgs) -> Vec<Input> {
         };
         if args.recursive && input != "-" && Path::new(input).is_dir() {
             let mut files = Vec::new();
-            match walk(Path::new(input), &mut files) {
+            match walk(Path::new(input), args.ext.as_deref(), &mut files) {
                 Ok(()) if files.is_empty() => out.push(given(Some(anyhow::anyhow!("no images found")))),
                 Ok(()) => out.extend(files.into_iter().map(|p| Input {
                     path: p.to_string_lossy().into_owned(),
