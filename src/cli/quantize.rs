@@ -511,9 +511,12 @@ impl<'a> Job<'a> {
 }
 
 impl Job<'_> {
-    /// The warning for an ICC profile the output format cannot hold (GIF).
+    /// The warning for an ICC profile the output format cannot hold (GIF), unless it is sRGB's,
+    /// which viewers assume anyway.
     fn dropped_profile(&self, decoded: &Decoded) -> Option<String> {
-        (self.format == Format::Gif && !self.args.strip && decoded.metadata.icc_profile.is_some()).then(|| {
+        let profile = decoded.metadata.icc_profile.as_deref();
+        let not_srgb = profile.is_some_and(|p| !crate::metadata::is_srgb_profile(p));
+        (self.format == Format::Gif && !self.args.strip && not_srgb).then(|| {
             "GIF cannot hold the input's ICC profile; it was dropped, so viewers show the colors as sRGB (PNG and JPEG keep it)".to_string()
         })
     }
