@@ -13,13 +13,16 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-# Software Vulkan (lavapipe) and GL/EGL (llvmpipe) from Mesa.
+# Software Vulkan (lavapipe) and GL/EGL (llvmpipe) from Mesa; Chromium.
 need=()
 ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
 ldconfig -p | grep -q 'libvulkan.so.1' || need+=(libvulkan1)
 ldconfig -p | grep -q 'libEGL.so.1' || need+=(libegl1)
 ls /usr/lib/*/dri/swrast_dri.so >/dev/null 2>&1 || need+=(libgl1-mesa-dri)
 ldconfig -p | grep -q 'libEGL_mesa.so.0' || need+=(libegl-mesa0)
+# Headless Chromium and its WebDriver, for the test of `kmquant explore` in a real browser.
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -14,6 +14,7 @@ Examples:
   kmquant photo.jpg --target-psnr 38 --min-psnr 32  # fewest colors reaching 38 dB; under 32, fail
   kmquant compare photo.jpg -k 16        # GPU and CPU must agree bit for bit
   kmquant adapters
+  kmquant explore photo.jpg              # choose K by eye in a local page
   kmquant completions bash > ~/.local/share/bash-completion/completions/kmquant
 
 Exit status: 0 all inputs written; 1 at least one input failed (each failure is reported on
@@ -59,10 +60,47 @@ pub enum Command {
     Adapters(AdaptersArgs),
     /// Run the same job on the GPU and on the CPU and check that the results are identical.
     Compare(CompareArgs),
+    /// Choose K by eye: a local page with a live preview, a K slider, the palette and a 3-D
+    /// color cloud.
+    #[command(after_help = EXPLORE_EXAMPLES)]
+    Explore(ExploreArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
     Completions(CompletionsArgs),
     /// Print the man page (roff) of kmquant or of one subcommand.
     Man(ManArgs),
+}
+
+const EXPLORE_EXAMPLES: &str = "\
+Examples:
+  kmquant explore photo.jpg                 # prints the address and opens the browser
+  kmquant explore photo.jpg --no-open --port 8642
+
+The first line on standard output is the page's address, with a random token that every request
+must carry. The server listens on 127.0.0.1 only unless --listen names another address, writes no
+files, and stops on Ctrl-C.";
+
+/// `kmquant explore`.
+#[derive(Debug, Args)]
+pub struct ExploreArgs {
+    /// The photo.
+    #[arg(value_name = "PHOTO")]
+    pub input: String,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub port: u16,
+    /// Address to listen on, e.g. 0.0.0.0 to be reached from other machines (the token is still
+    /// required). Default: 127.0.0.1 only.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Do not open the browser; just print the address.
+    #[arg(long)]
+    pub no_open: bool,
+    /// Where the stages run, as for quantize.
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    pub backend: BackendArg,
+    /// Refuse images with more pixels than this.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PIXELS)]
+    pub max_pixels: u64,
 }
 
 /// `kmquant completions`.
@@ -356,7 +394,15 @@ impl KmeansArgs {
 }
 
 /// The subcommand names, for "no subcommand means quantize".
-pub const SUBCOMMANDS: [&str; 6] = ["quantize", "adapters", "compare", "completions", "man", "help"];
+pub const SUBCOMMANDS: [&str; 7] = [
+    "quantize",
+    "adapters",
+    "compare",
+    "explore",
+    "completions",
+    "man",
+    "help",
+];
 
 #[cfg(test)]
 mod tests {

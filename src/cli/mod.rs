@@ -5,6 +5,7 @@
 mod args;
 mod batch;
 mod compare;
+mod explore;
 mod fit;
 mod inputs;
 mod output;
@@ -47,7 +48,7 @@ fn man(args: &ManArgs) -> anyhow::Result<i32> {
         Some(name) => {
             let sub = cmd.find_subcommand(name).cloned().ok_or_else(|| {
                 usage(format!(
-                    "man {name}: no such subcommand (quantize, compare, adapters, completions, man)"
+                    "man {name}: no such subcommand (quantize, compare, explore, adapters, completions, man)"
                 ))
             })?;
             let full = format!("kmquant-{name}");
@@ -169,7 +170,9 @@ pub fn check_args(argv: Vec<String>) -> Result<(), String> {
     let kmeans = match &cli.command {
         Command::Quantize(a) => &a.kmeans,
         Command::Compare(a) => &a.kmeans,
-        Command::Adapters(_) | Command::Completions(_) | Command::Man(_) => return Ok(()),
+        Command::Adapters(_) | Command::Explore(_) | Command::Completions(_) | Command::Man(_) => {
+            return Ok(())
+        }
     };
     kmeans
         .options(crate::BackendChoice::Cpu)
@@ -210,6 +213,7 @@ pub fn main(argv: Vec<String>) -> i32 {
         Command::Quantize(a) => quantize::run(a),
         Command::Adapters(a) => adapters(a),
         Command::Compare(a) => compare::run(a),
+        Command::Explore(a) => explore::run(a),
         Command::Completions(a) => completions(a),
         Command::Man(a) => man(a),
     };
