@@ -264,6 +264,7 @@ fn per_meter(v: u32, meters: f64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encode::chunk;
 
     #[test]
     fn png_chunks_round_trip_through_the_png_crate() {
@@ -281,14 +282,6 @@ mod tests {
         };
         // A 1x1 indexed PNG carrying the chunks, read back.
         let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-        let chunk = |out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]| {
-            out.extend((data.len() as u32).to_be_bytes());
-            let start = out.len();
-            out.extend(kind);
-            out.extend(data);
-            let crc = crc32fast::hash(&out[start..]);
-            out.extend(crc.to_be_bytes());
-        };
         chunk(&mut png, b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 3, 0, 0, 0]);
         for (kind, data) in meta.png_chunks().unwrap() {
             chunk(&mut png, &kind, &data);

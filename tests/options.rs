@@ -25,6 +25,23 @@ fn kinds(objects: &[serde_json::Value]) -> Vec<String> {
         .collect()
 }
 
+/// The file names of the inputs of the objects of one `kind`, sorted.
+fn input_names(objects: &[serde_json::Value], kind: &str) -> Vec<String> {
+    let mut v: Vec<String> = objects
+        .iter()
+        .filter(|o| o["kind"] == kind)
+        .map(|o| {
+            Path::new(o["input"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 #[test]
 fn skip_if_larger_writes_nothing_when_the_output_would_grow() {
     let dir = tempfile::tempdir().unwrap();
@@ -121,18 +138,7 @@ fn a_folder_walk_skips_only_outputs_of_images_beside_them() {
         .unwrap();
     }
     let objects = run_ok(dir.path(), &["in", "-r", "-k", "4", "--out-dir", "out"]);
-    let mut inputs: Vec<String> = objects
-        .iter()
-        .filter(|o| o["kind"] == "file")
-        .map(|o| {
-            Path::new(o["input"].as_str().unwrap())
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    inputs.sort();
+    let inputs = input_names(&objects, "file");
     // a-k4.png is a's output; my-k9.png and photo-k2000.png have no source beside them.
     assert_eq!(inputs, ["a.png", "my-k9.png", "photo-k2000.png"]);
     // A file given by name is never skipped.
@@ -152,23 +158,8 @@ fn a_rerun_with_a_custom_ext_does_not_take_its_own_outputs_as_inputs() {
         )
         .unwrap();
     }
-    let names = |objects: &[serde_json::Value], kind: &str| -> Vec<String> {
-        let mut v: Vec<String> = objects
-            .iter()
-            .filter(|o| o["kind"] == kind)
-            .map(|o| {
-                Path::new(o["input"].as_str().unwrap())
-                    .file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
-        v.sort();
-        v
-    };
     let first = run_ok(dir.path(), &["in", "-r", "-k", "4", "--ext", "-q.png"]);
-    assert_eq!(names(&first, "file"), ["a.png", "b.png", "lone-q.png"]);
+    assert_eq!(input_names(&first, "file"), ["a.png", "b.png", "lone-q.png"]);
     assert!(d.join("a-q.png").exists() && d.join("lone-q-q.png").exists());
     // The rerun finds a-q.png, b-q.png and lone-q-q.png beside their sources and leaves them
     // out; lone-q.png has no "lone" beside it and is the user's.
@@ -176,8 +167,8 @@ fn a_rerun_with_a_custom_ext_does_not_take_its_own_outputs_as_inputs() {
         dir.path(),
         &["in", "-r", "-k", "4", "--ext", "-q.png", "--skip-existing"],
     );
-    assert_eq!(names(&again, "skipped"), ["a.png", "b.png", "lone-q.png"]);
-    assert!(names(&again, "file").is_empty());
+    assert_eq!(input_names(&again, "skipped"), ["a.png", "b.png", "lone-q.png"]);
+    assert!(input_names(&again, "file").is_empty());
     assert!(!d.join("a-q-q.png").exists());
 }
 

@@ -15,43 +15,46 @@ pub struct Fitted {
     pub target: Option<(bool, u32)>,
 }
 
-/// The largest K up to the asked one (PNG, GIF), or the highest quality up to `enc.quality`
-/// (JPEG), whose file fits in `max` bytes.
+/// What to search for.
+pub enum Goal {
+    /// --max-bytes: the largest K up to the asked one (PNG, GIF), or the highest quality up to
+    /// `enc.quality` (JPEG), whose file fits in this many bytes.
+    MaxBytes(u64),
+    /// --target-psnr: the fewest colors up to the asked K whose PSNR reaches this many dB.
+    Psnr(f64),
+}
+
+/// Counts the histogram once and searches for `goal`; the chosen encoding.
 pub fn fit(
     quantizer: &Quantizer,
     image: ImageRef<'_>,
     format: Format,
     enc: EncodeOptions,
-    max: u64,
+    goal: Goal,
 ) -> Result<Fitted> {
     let prepared = quantizer.prepare(image, &mut |_| {})?;
-    let f = quantizer.fit(&prepared, format, &enc, max)?;
-    let jpeg = format == Format::Jpeg;
-    Ok(Fitted {
-        q: f.quantized,
-        bytes: f.bytes,
-        chosen_k: (!jpeg).then_some(f.value),
-        chosen_quality: jpeg.then_some(f.value as u8),
-        target: None,
-    })
-}
-
-/// The fewest colors up to the asked K whose PSNR reaches `target` dB, encoded.
-pub fn target(
-    quantizer: &Quantizer,
-    image: ImageRef<'_>,
-    format: Format,
-    enc: EncodeOptions,
-    target: f64,
-) -> Result<Fitted> {
-    let prepared = quantizer.prepare(image, &mut |_| {})?;
-    let f = quantizer.fit_psnr(&prepared, target)?;
-    let bytes = crate::encode::encode(&f.quantized, format, &enc)?;
-    Ok(Fitted {
-        q: f.quantized,
-        bytes,
-        chosen_k: Some(f.k),
-        chosen_quality: None,
-        target: Some((f.reached, f.tries)),
-    })
+    match goal {
+        Goal::MaxBytes(max) => {
+            let f = quantizer.fit(&prepared, format, &enc, max)?;
+            let jpeg = format == Format::Jpeg;
+            Ok(Fitted {
+                q: f.quantized,
+                bytes: f.bytes,
+                chosen_k: (!jpeg).then_some(f.value),
+                chosen_quality: jpeg.then_some(f.value as u8),
+                target: None,
+            })
+        }
+        Goal::Psnr(target) => {
+            let f = quantizer.fit_psnr(&prepared, target)?;
+            let bytes = crate::encode::encode(&f.quantized, format, &enc)?;
+            Ok(Fitted {
+                q: f.quantized,
+                bytes,
+                chosen_k: Some(f.k),
+                chosen_quality: None,
+                target: Some((f.reached, f.tries)),
+            })
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 use super::args::{BackendArg, FormatArg, InitArg, PaletteOrderArg, QuantizeArgs};
 use super::batch;
-use super::fit::{fit, target, Fitted};
+use super::fit::{fit, Fitted, Goal};
 use super::inputs::{expand_inputs, read_input, Input};
 use super::output::{self, Dest};
 use super::report::{ms, Batch, Quality, Report, StageMs, SCHEMA};
@@ -365,10 +365,10 @@ impl<'a> Job<'a> {
                 .then(|| std::sync::Arc::new(d.metadata.clone())),
         };
         if let Some(max) = self.args.max_bytes {
-            return fit(quantizer, image, self.format, enc, max);
+            return fit(quantizer, image, self.format, enc, Goal::MaxBytes(max));
         }
         if let Some(t) = self.args.target_psnr {
-            return target(quantizer, image, self.format, enc, t);
+            return fit(quantizer, image, self.format, enc, Goal::Psnr(t));
         }
         let q = quantizer.quantize(image, &mut |_| {})?;
         let bytes = crate::encode::encode(&q, self.format, &enc)?;

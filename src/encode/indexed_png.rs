@@ -40,7 +40,8 @@ pub(crate) struct Indexed<'a> {
     pub ancillary: &'a [([u8; 4], Vec<u8>)],
 }
 
-fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+/// Appends one chunk: length, type, data and CRC.
+pub(crate) fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend((data.len() as u32).to_be_bytes());
     let start = out.len();
     out.extend(kind);

@@ -10,6 +10,9 @@
 
 mod indexed_png;
 
+#[cfg(test)]
+pub(crate) use indexed_png::chunk;
+
 use crate::error::{Error, Result};
 use crate::Quantized;
 
