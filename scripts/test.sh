@@ -33,14 +33,25 @@ fi
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"   # silences Mesa's warning
 export KMQUANT_REQUIRE_GPU=1                        # a missing adapter fails the GPU tests
 
+# cargo test ARGS into LOG (every test binary, even after a failure), a digest on the screen, and
+# the run's own exit status: a failing test fails the script.
+tests() {
+  local log=$1; shift
+  local status=0
+  cargo test --no-fail-fast "$@" -- --nocapture >"$log" 2>&1 || status=$?
+  grep -E '^(test |GPU adapter|running|test result|failures|---- )|panicked|identical' "$log" || true
+  if [ "$status" != 0 ]; then
+    echo "cargo test $* failed (exit $status); the whole output is in $log" >&2
+    exit 1
+  fi
+}
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test (GPU tests on Vulkan)"
-WGPU_BACKEND=vulkan cargo test --all-targets -- --nocapture 2>&1 | tee /tmp/kmquant-test-vulkan.log \
-  | grep -E '^(test |GPU adapter|running|test result|failures|---- )|panicked|identical' || true
-test "${PIPESTATUS[0]}" = 0
+WGPU_BACKEND=vulkan tests /tmp/kmquant-test-vulkan.log --all-targets
 echo "== cargo test --doc (the README's library example)"
 cargo test --doc --quiet
 echo "== cargo build --lib --no-default-features (the library without the command line)"
@@ -51,7 +62,5 @@ big=$(cargo package --list --allow-dirty --quiet 2>/dev/null | while read -r f; 
 if [ -n "$big" ]; then echo "large files in the package: $big" >&2; exit 1; fi
 cargo package --list --allow-dirty --quiet | wc -l | xargs echo "files in the package:"
 echo "== cargo test --lib gpu:: and --test gpu_matches_cpu (GPU tests on OpenGL)"
-WGPU_BACKEND=gl cargo test --lib --test gpu_matches_cpu -- --nocapture 2>&1 | tee /tmp/kmquant-test-gl.log \
-  | grep -E '^(test |GPU adapter|running|test result|failures|---- )|panicked|identical' || true
-test "${PIPESTATUS[0]}" = 0
+WGPU_BACKEND=gl tests /tmp/kmquant-test-gl.log --lib --test gpu_matches_cpu
 echo "== all tests passed"

@@ -151,11 +151,12 @@ fn plot_draws_both_clouds_in_the_images_own_colors() {
         .success();
     let v = json(&a);
     let img = image::open(&plot).unwrap().to_rgb8();
-    assert_eq!(img.dimensions(), (1600, 820));
-    let (w, _) = img.dimensions();
+    // Two rows (before, after) of three views.
+    assert_eq!(img.dimensions(), (1800, 1120));
+    let (_, h) = img.dimensions();
     let left: std::collections::HashSet<[u8; 3]> = img
         .enumerate_pixels()
-        .filter(|(x, _, _)| *x < w / 2)
+        .filter(|(_, y, _)| *y < h / 2)
         .map(|(_, _, p)| p.0)
         .collect();
     assert!(
@@ -163,10 +164,10 @@ fn plot_draws_both_clouds_in_the_images_own_colors() {
         "the 'before' cloud shows the photo's many colors ({})",
         left.len()
     );
-    // Every palette entry is drawn as a disc of its own color on the right.
+    // Every palette entry is drawn as a disc of its own color in the bottom row.
     let right: std::collections::HashSet<[u8; 3]> = img
         .enumerate_pixels()
-        .filter(|(x, _, _)| *x >= w / 2)
+        .filter(|(_, y, _)| *y >= h / 2)
         .map(|(_, _, p)| p.0)
         .collect();
     let out = image::open(v["output"].as_str().unwrap()).unwrap().to_rgb8();
