@@ -183,6 +183,7 @@ fn decode_png_rgba(bytes: &[u8], max_pixels: u64) -> Option<Result<Decoded>> {
     }
     let (w, h) = (info.width, info.height);
     let color = format!("{:?}{}", info.color_type, info.bit_depth as u8);
+    let metadata = crate::Metadata::from_png_info(info);
     let n = w as u64 * h as u64;
     if n > max_pixels {
         return Some(Err(Error::TooLarge {
@@ -207,7 +208,7 @@ fn decode_png_rgba(bytes: &[u8], max_pixels: u64) -> Option<Result<Decoded>> {
         format: "Png".into(),
         color,
         damage: None,
-        metadata: crate::Metadata::from_png(bytes),
+        metadata,
     }))
 }
 

@@ -65,10 +65,14 @@ impl Metadata {
 
     /// From a PNG's chunks before the image data; empty when the header cannot be read.
     pub(crate) fn from_png(bytes: &[u8]) -> Metadata {
-        let Ok(reader) = png::Decoder::new(Cursor::new(bytes)).read_info() else {
-            return Metadata::default();
-        };
-        let info = reader.info();
+        match png::Decoder::new(Cursor::new(bytes)).read_info() {
+            Ok(reader) => Metadata::from_png_info(reader.info()),
+            Err(_) => Metadata::default(),
+        }
+    }
+
+    /// From a PNG header already read.
+    pub(crate) fn from_png_info(info: &png::Info<'_>) -> Metadata {
         let chromaticities = info.chrm_chunk.map(|c| {
             let s = |v: png::ScaledFloat| v.into_scaled();
             [
