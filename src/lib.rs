@@ -86,7 +86,7 @@ pub use fit::Fitted;
 pub use gpu::{list_adapters, GpuContext};
 pub use image::ImageRef;
 pub use metadata::Metadata;
-pub use options::{BackendChoice, Init, Options, MAX_COLORS};
+pub use options::{AdapterPin, BackendChoice, Init, Options, MAX_COLORS};
 pub use quantized::{psnr, Progress, Quantized, Timings};
 pub use quantizer::{quantize, Prepared, Quantizer};
 pub use space::ColorSpace;

@@ -42,6 +42,45 @@ pub struct Options {
     pub(crate) space: ColorSpace,
     pub(crate) gpu_chunk_points: Option<u32>,
     pub(crate) dither: f32,
+    pub(crate) adapter: Option<AdapterPin>,
+}
+
+/// One adapter picked out of the list [`crate::list_adapters`] returns (the list `kmquant
+/// adapters` prints): by its position in that list, or by a case-insensitive part of its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdapterPin {
+    /// The adapter at this position in the list.
+    Index(usize),
+    /// The first usable adapter whose name contains this text (any case).
+    Name(String),
+}
+
+impl std::str::FromStr for AdapterPin {
+    type Err = Error;
+    /// Digits are a position, anything else a part of a name; an empty text is an error.
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(Error::invalid(
+                "adapter",
+                "''",
+                "an index from `kmquant adapters` or a part of an adapter's name",
+            ));
+        }
+        Ok(match s.parse::<usize>() {
+            Ok(i) => AdapterPin::Index(i),
+            Err(_) => AdapterPin::Name(s.to_string()),
+        })
+    }
+}
+
+impl std::fmt::Display for AdapterPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdapterPin::Index(i) => write!(f, "{i}"),
+            AdapterPin::Name(n) => write!(f, "{n:?}"),
+        }
+    }
 }
 
 impl Options {
@@ -65,6 +104,7 @@ impl Options {
             space: ColorSpace::Srgb,
             gpu_chunk_points: None,
             dither: 0.0,
+            adapter: None,
         })
     }
 
@@ -136,6 +176,20 @@ impl Options {
         }
         self.dither = strength;
         Ok(self)
+    }
+
+    /// Runs the GPU stages on this adapter only, so that a machine with several GPUs can run one
+    /// worker per GPU. With [`BackendChoice::Auto`] a pinned adapter is used as with
+    /// [`BackendChoice::Gpu`]: an adapter that cannot be found or opened is an error, not a quiet
+    /// fall back to the CPU. With [`BackendChoice::Cpu`] the pin is unused.
+    pub fn with_adapter(mut self, adapter: AdapterPin) -> Self {
+        self.adapter = Some(adapter);
+        self
+    }
+
+    /// The pinned adapter, if any.
+    pub fn adapter(&self) -> Option<&AdapterPin> {
+        self.adapter.as_ref()
     }
 
     /// The dithering strength (0 = off).

@@ -25,7 +25,7 @@
 use crate::backend::AdapterSummary;
 use crate::error::{Error, Result};
 use crate::gpu::{DeviceStart, GpuContext};
-use crate::options::BackendChoice;
+use crate::options::{AdapterPin, BackendChoice};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,8 +62,15 @@ pub(crate) struct Devices {
 }
 
 impl Devices {
-    /// Starts opening a device on its own thread when `choice` may use one.
-    pub fn new(choice: BackendChoice) -> Self {
+    /// Starts opening a device on its own thread when `choice` may use one; a pinned adapter
+    /// (unless the CPU was chosen) is opened as if the GPU had been asked for.
+    pub fn new(choice: BackendChoice, pin: Option<AdapterPin>) -> Self {
+        if let (Some(pin), BackendChoice::Auto | BackendChoice::Gpu) = (pin, choice) {
+            return Devices {
+                choice: BackendChoice::Gpu,
+                start: Some(DeviceStart::spawn(move || GpuContext::pinned(&pin))),
+            };
+        }
         let start = match choice {
             BackendChoice::Cpu => None,
             BackendChoice::Gpu => Some(DeviceStart::spawn(|| GpuContext::new(false))),

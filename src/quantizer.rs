@@ -89,7 +89,7 @@ impl Quantizer {
     /// CPU until (and unless) a hardware device is ready.
     pub fn new(opts: Options) -> Result<Self> {
         Ok(Quantizer {
-            devices: Devices::new(opts.backend),
+            devices: Devices::new(opts.backend, opts.adapter.clone()),
             opts,
         })
     }

@@ -162,6 +162,15 @@ pub struct KmeansArgs {
     /// for testing. Default: as many as the device's limits allow.
     #[arg(long, value_name = "N", hide_short_help = true, help_heading = DEVICE)]
     pub gpu_chunk_points: Option<u32>,
+    /// Run the GPU stages on this adapter only: its number in `kmquant adapters`, or a part of
+    /// its name (e.g. "H100"). One worker per GPU on a machine with several. Implies --backend
+    /// gpu unless --backend cpu is given; an adapter that is missing or cannot run is an error.
+    #[arg(long, value_name = "INDEX|NAME", value_parser = parse_adapter, help_heading = DEVICE)]
+    pub adapter: Option<crate::AdapterPin>,
+}
+
+fn parse_adapter(s: &str) -> Result<crate::AdapterPin, String> {
+    s.parse().map_err(|e: crate::Error| e.to_string())
 }
 
 /// `kmquant quantize`.
@@ -373,7 +382,8 @@ impl KmeansArgs {
         if let Some(n) = self.gpu_chunk_points {
             o = o.with_gpu_chunk_points(n)?;
         }
-        Ok(o.with_max_iter(self.max_iter)?
+        let o = o
+            .with_max_iter(self.max_iter)?
             .with_tolerance(self.tolerance)?
             .with_seed(self.seed.unwrap_or(0))
             .with_init(match self.init {
@@ -389,7 +399,11 @@ impl KmeansArgs {
             } else {
                 0.0
             })?
-            .with_backend(backend))
+            .with_backend(backend);
+        Ok(match &self.adapter {
+            Some(pin) => o.with_adapter(pin.clone()),
+            None => o,
+        })
     }
 }
 

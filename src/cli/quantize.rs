@@ -48,6 +48,9 @@ fn ignored_options(args: &QuantizeArgs, format: Format) -> Vec<String> {
             format.extension()
         ));
     }
+    if km.adapter.is_some() && args.backend == BackendArg::Cpu {
+        notes.push("--adapter has no effect with --backend cpu".into());
+    }
     if km.seed.is_some() && km.init != InitArg::KmeansPlusPlus {
         notes.push("--seed has no effect without --init kmeans++".into());
     }
@@ -84,7 +87,11 @@ pub fn run(args: &QuantizeArgs) -> Result<i32> {
         std::fs::create_dir_all(d)
             .with_context(|| format!("cannot create the output folder {}", d.display()))?;
     }
-    let quantizer = Quantizer::new(args.kmeans.options(run_backend(args.backend, &inputs))?)?;
+    let backend = match (args.backend, &args.kmeans.adapter) {
+        (BackendArg::Auto, Some(_)) => BackendChoice::Gpu,
+        (b, _) => run_backend(b, &inputs),
+    };
+    let quantizer = Quantizer::new(args.kmeans.options(backend)?)?;
     let run_start = Instant::now();
     let mut batch = Batch::new(args, inputs.len());
     let jobs = args.jobs.map_or_else(batch::default_jobs, |j| j as usize);

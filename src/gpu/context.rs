@@ -5,6 +5,7 @@ use super::adapter;
 use super::pipelines::Pipelines;
 use crate::backend::AdapterSummary;
 use crate::error::{Error, Result};
+use crate::options::AdapterPin;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
@@ -92,6 +93,45 @@ impl GpuContext {
                 skipped.join("; ")
             })
         }))
+    }
+
+    /// Opens the adapter `pin` names: its position in [`list_adapters`]'s list (what `kmquant
+    /// adapters` prints), or the first usable adapter whose name contains the text. Software
+    /// rasterizers count; `WGPU_BACKEND` narrows the list as everywhere else. An index past the
+    /// end, a name nothing matches, or an adapter the engine cannot run on is
+    /// [`Error::NoAdapter`], saying what there is.
+    pub fn pinned(pin: &AdapterPin) -> Result<Self> {
+        let all = adapter::candidates(&adapter::instance(None));
+        let listing = || {
+            if all.is_empty() {
+                "no adapters found".to_string()
+            } else {
+                let names: Vec<String> = all
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (_, r))| format!("{i}: {r}"))
+                    .collect();
+                format!("the adapters are {}", names.join("; "))
+            }
+        };
+        let found = match pin {
+            AdapterPin::Index(i) => all.get(*i),
+            AdapterPin::Name(n) => {
+                let n = n.to_lowercase();
+                let mut matching = all.iter().filter(|(_, r)| r.name.to_lowercase().contains(&n));
+                let first = matching.clone().next();
+                matching.find(|(_, r)| r.usable).or(first)
+            }
+        };
+        let Some((a, r)) = found else {
+            return Err(Error::NoAdapter(format!("no adapter {pin} ({})", listing())));
+        };
+        if let Some(why) = &r.reason {
+            return Err(Error::NoAdapter(format!(
+                "adapter {pin}, {r}, cannot run kmquant: {why}"
+            )));
+        }
+        Self::from_adapter(a)
     }
 
     /// Opens a device on the given adapter, asking for [`adapter::required_limits`] and no
