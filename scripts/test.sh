@@ -20,6 +20,9 @@ ldconfig -p | grep -q 'libvulkan.so.1' || need+=(libvulkan1)
 ldconfig -p | grep -q 'libEGL.so.1' || need+=(libegl1)
 ls /usr/lib/*/dri/swrast_dri.so >/dev/null 2>&1 || need+=(libgl1-mesa-dri)
 ldconfig -p | grep -q 'libEGL_mesa.so.0' || need+=(libegl-mesa0)
+# The validators the shader translation tests run (SPIR-V for Vulkan, GLSL ES 3.10 for GL).
+command -v spirv-val >/dev/null || need+=(spirv-tools)
+command -v glslangValidator >/dev/null || need+=(glslang-tools)
 # Headless Chromium and its WebDriver, for the test of `kmquant explore` in a real browser.
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
@@ -31,7 +34,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"   # silences Mesa's warning
-export KMQUANT_REQUIRE_GPU=1                        # a missing adapter fails the GPU tests
+export KMQUANT_REQUIRE_GPU=1                        # a missing adapter or validator fails the GPU tests
 
 # cargo test ARGS into LOG (every test binary, even after a failure), a digest on the screen, and
 # the run's own exit status: a failing test fails the script.

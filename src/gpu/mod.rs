@@ -11,6 +11,8 @@ mod pixels;
 mod start;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod translate_tests;
 
 pub(crate) use adapter::hardware_may_exist;
 pub(crate) use backend::GpuBackend;

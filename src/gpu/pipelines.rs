@@ -71,6 +71,11 @@ pub(crate) const EXPAND: Kernel = Kernel {
     slots: &layout::EXPAND_SLOTS,
 };
 
+/// The pipeline-overridable constants every kernel is compiled with: none, because every
+/// number the shaders share with the host is a WGSL `const` from [`layout::wgsl_prelude`]. The
+/// translation tests pass the same map, so they translate exactly what the device compiles.
+pub(crate) const CONSTANTS: &[(&str, f64)] = &[];
+
 /// Every kernel (the tests walk this list).
 #[cfg(test)]
 pub(crate) const KERNELS: [Kernel; 7] = [
@@ -160,8 +165,8 @@ impl Pipeline {
             entry_point: Some(name),
             // The kernels clear the workgroup memory they read themselves.
             compilation_options: wgpu::PipelineCompilationOptions {
+                constants: CONSTANTS,
                 zero_initialize_workgroup_memory: false,
-                ..Default::default()
             },
             cache: None,
         });
