@@ -8,7 +8,11 @@
 //! under WSL). Without one, `auto` does not load any driver at all: loading Mesa's drivers to find
 //! only lavapipe costs tens of milliseconds of CPU, as much as quantizing a small photo.
 
-use super::layout::{ASSIGN_WORKGROUP_BYTES, MAX_STORAGE_BUFFERS, WG_SIZE};
+use super::layout::{
+    Centroids, ASSIGN_SLOTS, ASSIGN_TILE, ASSIGN_WORKGROUP_BYTES, EXPAND_SLOTS, HIST_BLOCKS_SLOTS,
+    HIST_COMPACT_SLOTS, HIST_COUNT_SLOTS, HIST_SCAN_SLOTS, MAX_STORAGE_BUFFERS, N_BLOCKS, PIXEL_TILE,
+    POINT_BYTES, REMAP_SLOTS, WG_SIZE,
+};
 use crate::backend::AdapterSummary;
 
 /// What a caller may want to know about an adapter and its fitness for the engine.
@@ -40,62 +44,104 @@ pub(crate) fn instance(backends: Option<wgpu::Backends>) -> wgpu::Instance {
     wgpu::Instance::new(desc)
 }
 
-/// The limits the engine asks a device for: the portable `Limits::downlevel_defaults()` (what
-/// every Vulkan, Metal, DX12 and GLES 3.1 device offers), with the storage binding and buffer
-/// sizes raised to the adapter's own, up to 1 GiB, because larger bindings mean fewer chunks.
-/// Nothing else is asked for.
+/// What the kernels need of a device, and nothing more: the lowest set wgpu defines
+/// (`Limits::downlevel_webgl2_defaults()`, whose graphics limits every adapter exceeds) with the
+/// compute limits raised to what the kernels use. Every Vulkan, Metal and DX12 device
+/// (`Limits::default()`) and every GLES 3.1 device (`Limits::downlevel_defaults()`) offers all of
+/// it. The storage sizes here are the least the engine can chunk with; [`required_limits`] asks
+/// for more when the adapter has it.
+pub(crate) fn needed_limits() -> wgpu::Limits {
+    // Binding numbers, not counts: wgpu wants every `@binding(n)` below this limit.
+    let bindings = [
+        &ASSIGN_SLOTS[..],
+        &REMAP_SLOTS,
+        &HIST_COUNT_SLOTS,
+        &HIST_BLOCKS_SLOTS,
+        &HIST_SCAN_SLOTS,
+        &HIST_COMPACT_SLOTS,
+        &EXPAND_SLOTS,
+    ]
+    .iter()
+    .flat_map(|slots| slots.iter().map(|s| s.binding + 1))
+    .max()
+    .unwrap_or(0);
+    let least_chunk = (ASSIGN_TILE as u64 * POINT_BYTES).max(PIXEL_TILE as u64 * 4);
+    wgpu::Limits {
+        max_bind_groups: 1,
+        max_bindings_per_bind_group: bindings,
+        max_storage_buffers_per_shader_stage: MAX_STORAGE_BUFFERS,
+        max_uniform_buffers_per_shader_stage: 2,
+        max_uniform_buffer_binding_size: std::mem::size_of::<Centroids>() as u64,
+        max_storage_buffer_binding_size: least_chunk,
+        max_buffer_size: least_chunk,
+        max_compute_workgroup_storage_size: ASSIGN_WORKGROUP_BYTES,
+        max_compute_invocations_per_workgroup: WG_SIZE,
+        max_compute_workgroup_size_x: WG_SIZE,
+        max_compute_workgroup_size_y: 1,
+        max_compute_workgroup_size_z: 1,
+        max_compute_workgroups_per_dimension: N_BLOCKS,
+        ..wgpu::Limits::downlevel_webgl2_defaults()
+    }
+}
+
+/// The limits the engine asks a device for: [`needed_limits`], with the storage binding and
+/// buffer sizes raised to the adapter's own, up to 1 GiB, because larger bindings mean fewer
+/// chunks (and 64 MiB lets the histogram run on the device). Never more than the adapter has.
 pub(crate) fn required_limits(adapter: &wgpu::Limits) -> wgpu::Limits {
-    let base = wgpu::Limits::downlevel_defaults();
+    let need = needed_limits();
     wgpu::Limits {
         max_storage_buffer_binding_size: adapter
             .max_storage_buffer_binding_size
-            .clamp(base.max_storage_buffer_binding_size, 1 << 30),
-        max_buffer_size: adapter.max_buffer_size.clamp(base.max_buffer_size, 1 << 30),
-        ..base
+            .min(1 << 30)
+            .max(need.max_storage_buffer_binding_size),
+        max_buffer_size: adapter.max_buffer_size.min(1 << 30).max(need.max_buffer_size),
+        ..need
+    }
+}
+
+/// A limit the adapter offers less of than the kernels need (or, for an alignment, more).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MissingLimit {
+    /// The wgpu limit's name, e.g. `max_compute_workgroup_storage_size`.
+    pub name: String,
+    /// What the adapter offers.
+    pub have: u64,
+    /// What the kernels need.
+    pub need: u64,
+}
+
+/// Every limit of `limits` that falls short of [`needed_limits`].
+pub(crate) fn missing_limits(limits: &wgpu::Limits) -> Vec<MissingLimit> {
+    let mut out = Vec::new();
+    needed_limits().check_limits_with_fail_fn(limits, false, |name, need, have| {
+        out.push(MissingLimit {
+            name: name.to_string(),
+            have,
+            need,
+        })
+    });
+    out
+}
+
+/// The capabilities the kernels need that `flags` lacks: compute shaders, nothing else.
+pub(crate) fn missing_features(flags: wgpu::DownlevelFlags) -> Vec<String> {
+    if flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS) {
+        Vec::new()
+    } else {
+        vec!["COMPUTE_SHADERS".to_string()]
     }
 }
 
 /// Why the engine cannot run with these capabilities, or None when it can.
 pub(crate) fn unusable_reason(flags: wgpu::DownlevelFlags, limits: &wgpu::Limits) -> Option<String> {
-    if !flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS) {
+    if !missing_features(flags).is_empty() {
         return Some("no compute shaders (an OpenGL context below 4.3 / GLES 3.1)".into());
     }
-    let needs: [(&str, u64, u64); 6] = [
-        (
-            "max_storage_buffers_per_shader_stage",
-            limits.max_storage_buffers_per_shader_stage as u64,
-            MAX_STORAGE_BUFFERS as u64,
-        ),
-        (
-            "max_compute_workgroup_storage_size",
-            limits.max_compute_workgroup_storage_size as u64,
-            ASSIGN_WORKGROUP_BYTES as u64,
-        ),
-        (
-            "max_compute_invocations_per_workgroup",
-            limits.max_compute_invocations_per_workgroup as u64,
-            WG_SIZE as u64,
-        ),
-        (
-            "max_compute_workgroup_size_x",
-            limits.max_compute_workgroup_size_x as u64,
-            WG_SIZE as u64,
-        ),
-        (
-            "max_uniform_buffer_binding_size",
-            limits.max_uniform_buffer_binding_size,
-            4096,
-        ),
-        (
-            "max_compute_workgroups_per_dimension",
-            limits.max_compute_workgroups_per_dimension as u64,
-            1024,
-        ),
-    ];
-    needs
+    let missing: Vec<String> = missing_limits(limits)
         .iter()
-        .find(|(_, have, need)| have < need)
-        .map(|(name, have, need)| format!("{name} is {have}, the kernels need {need}"))
+        .map(|m| format!("{} is {}, the kernels need {}", m.name, m.have, m.need))
+        .collect();
+    (!missing.is_empty()).then(|| missing.join("; "))
 }
 
 /// The adapter's summary with its fitness filled in.
@@ -165,20 +211,41 @@ mod tests {
     }
 
     #[test]
-    fn portable_limits_are_enough_and_a_smaller_one_is_named() {
+    fn portable_limits_are_enough_and_every_smaller_one_is_named() {
         let all = wgpu::DownlevelFlags::all();
         assert_eq!(unusable_reason(all, &wgpu::Limits::default()), None);
         assert_eq!(unusable_reason(all, &wgpu::Limits::downlevel_defaults()), None);
+        assert!(missing_limits(&wgpu::Limits::downlevel_defaults()).is_empty());
         let small = wgpu::Limits {
             max_compute_workgroup_storage_size: 8192,
+            max_storage_buffers_per_shader_stage: 2,
             ..wgpu::Limits::default()
         };
         let r = unusable_reason(all, &small).unwrap();
-        assert!(r.contains("max_compute_workgroup_storage_size is 8192"), "{r}");
+        assert!(
+            r.contains("max_compute_workgroup_storage_size is 8192, the kernels need 12288"),
+            "{r}"
+        );
+        assert!(
+            r.contains("max_storage_buffers_per_shader_stage is 2, the kernels need 4"),
+            "{r}"
+        );
+        // WebGL 2 has no compute at all: every compute limit is named.
+        let names: Vec<String> = missing_limits(&wgpu::Limits::downlevel_webgl2_defaults())
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        for n in [
+            "max_storage_buffers_per_shader_stage",
+            "max_compute_workgroup_storage_size",
+            "max_compute_workgroups_per_dimension",
+        ] {
+            assert!(names.iter().any(|x| x == n), "{n} not in {names:?}");
+        }
     }
 
     #[test]
-    fn requested_limits_stay_within_the_adapters_and_the_portable_set() {
+    fn requested_limits_are_the_needed_ones_with_larger_bindings_up_to_the_adapters() {
         let big = wgpu::Limits {
             max_storage_buffer_binding_size: 4 << 30,
             max_buffer_size: 8 << 30,
@@ -186,12 +253,24 @@ mod tests {
         };
         let r = required_limits(&big);
         assert_eq!(r.max_storage_buffer_binding_size, 1 << 30);
+        assert_eq!(r.max_buffer_size, 1 << 30);
+        let need = needed_limits();
         assert_eq!(
-            r.max_compute_workgroup_storage_size, 16352,
-            "nothing else is raised"
+            wgpu::Limits {
+                max_storage_buffer_binding_size: need.max_storage_buffer_binding_size,
+                max_buffer_size: need.max_buffer_size,
+                ..r.clone()
+            },
+            need,
+            "nothing but the two sizes is raised"
         );
-        let d = wgpu::Limits::downlevel_defaults();
-        let r = required_limits(&d);
-        assert!(r.check_limits(&d), "a downlevel device can grant what is asked");
+        for portable in [wgpu::Limits::default(), wgpu::Limits::downlevel_defaults()] {
+            let r = required_limits(&portable);
+            assert!(
+                r.check_limits(&portable),
+                "a portable device grants what is asked"
+            );
+            assert_eq!(r.max_storage_buffer_binding_size, 128 << 20);
+        }
     }
 }

@@ -6,6 +6,8 @@ mod adapter;
 mod backend;
 mod context;
 pub(crate) mod layout;
+#[cfg(test)]
+mod limits_tests;
 mod pipelines;
 mod pixels;
 mod start;
