@@ -3,10 +3,31 @@
 // constants (MAX_K, WG_SIZE, ...) generated from `src/gpu/layout.rs` (see `src/gpu/pipelines.rs`).
 // CPU twin: `src/cpu/common.rs`.
 //
-// The exactness contract (see `src/lib.rs`): point and centroid coordinates are integers in
-// [0, 2040] held in f32, so every difference is an integer in [-2040, 2040], every square is below
-// 2^22 and the sum of four squares is below 2^24. Every intermediate is exactly representable in
-// f32, so the distance is the same whether or not the device fuses multiply-adds.
+// Exact under any shader compiler. Metal compiles with fast math by default, HLSL compilers and
+// GPU drivers may contract `a * b + c` into one FMA and reorder sums, and lavapipe does neither;
+// the kernels' results are the same under all of these, for the following reasons.
+// - assign and remap (this file's `dist2` and `nearest`): point and centroid coordinates are
+//   integers in [0, 2040] (the grid, `src/grid.rs`; the host rounds every centroid onto it). The
+//   u32 -> f32 conversion of such a value is exact. Every difference q - c is an integer in
+//   [-2040, 2040], every square an integer below 2^22, and any sum of up to four squares an
+//   integer at most 4 * 2040^2 = 16,646,400 < 2^24. f32 holds every integer below 2^24 exactly,
+//   so each operation's exact result is representable and no rounding happens anywhere: a fused
+//   multiply-add, a separate multiply and add, and any order or grouping of the four terms give
+//   the same value, the exact integer.
+// - Fast math's other licences change nothing either: no value is a NaN, an infinity or a
+//   denormal (all are finite integers), the sign of a zero does not change a comparison or the
+//   u32 conversion, and no kernel divides or calls a transcendental function, so approximate
+//   reciprocals and functions never come into play. The comparison `d < best_d` compares exact
+//   values, and `u32(best_d)` converts an exact integer below 2^24.
+// - assign's sums, the histogram and expand are integer arithmetic only (u32 with wrapping
+//   multiplication and explicit carries, atomic adds), which every API defines exactly and
+//   which no compiler may reassociate into a different result: integer addition is associative.
+// The argument covers rewrites of how an expression is evaluated. A change of formula, such as
+// expanding (q - c)^2 into q^2 - 2qc + c^2 (whose sums pass 2^24), is not one of the rewrites
+// above and is not performed by any of these compilers. The CPU twin's tests
+// (`src/cpu/common.rs`, `mod exactness`) evaluate `dist2` with FMAs and in other orders over the
+// whole grid and get the same integers and the same labels; they also show that off the grid
+// the variants disagree. The bound is a compile-time assertion there.
 
 // Twin: `gpu::layout::Params` (16 bytes).
 struct Params {

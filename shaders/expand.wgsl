@@ -5,6 +5,7 @@
 // colors, and the host has uploaded each distinct color's final palette index (`labels`). Each
 // invocation writes four consecutive pixels' indices as the four bytes of one word (pixel 4w in
 // the low byte), so no two invocations write the same word. Only these bytes are read back.
+// Integer loads, shifts and ors only: exact under any compiler (see `common.wgsl`).
 
 // Twin: `gpu::layout::PixelParams` (16 bytes).
 struct PixelParams {

@@ -13,7 +13,8 @@
 // So colors come out in ascending order of r | g << 8 | b << 16, the order of the CPU histogram,
 // and the table becomes the map from a pixel to its color's index that `expand.wgsl` reads.
 // Everything is integer: atomic adds of 1 in any order give the same counts, and each block's
-// offset is a sum of integers, so the result cannot depend on scheduling.
+// offset is a sum of integers, so the result cannot depend on scheduling or on the compiler
+// (no floating point at all; see `common.wgsl`).
 
 // Twin: `gpu::layout::PixelParams` (16 bytes).
 struct PixelParams {

@@ -1,7 +1,7 @@
 // remap.wgsl: the final remap, the nearest palette entry for every point (unique color).
 // CPU twin: `src/cpu/remap.rs`. Pipeline field: `Pipelines::remap`.
 // The palette is bound as `centroids`; every palette coordinate is an integer in [0, 2040],
-// so the distance is exact, as in assign.wgsl. The host expands these labels to pixels.
+// so the distance is exact under any compiler, as `common.wgsl` explains. The host expands these labels to pixels.
 
 @group(0) @binding(3) var<storage, read_write> labels: array<u32>;
 

@@ -36,7 +36,9 @@
 //! - The distance is `Σ (q - c)²` over four channels in f32. Each difference is an integer of at
 //!   most 2040 in magnitude, each square is below 2^22 and the total below 2^24, so every
 //!   intermediate is exactly representable: a fused multiply-add gives the same bits as a separate
-//!   multiply and add, on any device.
+//!   multiply and add, and so does any order of the sum or any of Metal's fast-math rewrites, on
+//!   any device and under any shader compiler (the full argument is in `shaders/common.wgsl`;
+//!   tests evaluate the distance with FMAs and in other orders over the whole grid).
 //! - The nearest centroid is the first one with the smallest distance (ties go to the lower index).
 //! - Per-cluster sums are 64-bit integers (two u32 words with a carry on the GPU), added with
 //!   atomics whose order cannot change an integer total.

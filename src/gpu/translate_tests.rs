@@ -8,8 +8,8 @@
 //! layout does not describe fails here too.
 //!
 //! Metal's and DX12's own compilers cannot run on Linux; what they would do with the arithmetic is
-//! the subject of the exactness argument in `shaders/common.wgsl` and its test in
-//! `src/cpu/assign.rs`.
+//! the subject of the exactness argument in `shaders/common.wgsl` and its tests in
+//! `src/cpu/common.rs`.
 //!
 //! The validators come from Debian's `spirv-tools` and `glslang-tools` (`scripts/test.sh`
 //! installs them). Without them the two checks fail when `KMQUANT_REQUIRE_GPU=1` (CI), and are
