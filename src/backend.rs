@@ -146,6 +146,41 @@ pub struct AdapterSummary {
     pub usable: bool,
     /// Why not, when it cannot: a missing capability or limit, or the error opening it gave.
     pub reason: Option<String>,
+    /// Every limit the adapter offers less of than the kernels need; empty when none is missing.
+    pub missing_limits: Vec<MissingLimit>,
+    /// The capabilities the kernels need that the adapter lacks ("COMPUTE_SHADERS" is the only
+    /// one the engine needs; it asks for no optional wgpu feature); empty when none is missing.
+    pub missing_features: Vec<String>,
+    /// The error opening a device gave, when the limits and capabilities were there.
+    pub open_error: Option<String>,
+    /// What the engine gets on this adapter, when it can run there.
+    pub engine: Option<EngineFit>,
+}
+
+/// A limit an adapter offers less of than the kernels need.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MissingLimit {
+    /// The wgpu limit's name, e.g. `max_compute_workgroup_storage_size`.
+    pub name: String,
+    /// What the adapter offers.
+    pub have: u64,
+    /// What the kernels need.
+    pub need: u64,
+}
+
+/// What the engine gets on an adapter it can run on: the storage binding size it asks for (the
+/// adapter's own, up to 1 GiB) and what follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct EngineFit {
+    /// The largest storage binding the engine asks for, in bytes.
+    pub storage_binding_bytes: u64,
+    /// Pixels per chunk for the histogram and the final indices.
+    pub pixels_per_chunk: u32,
+    /// Distinct colors per chunk for k-means and the remap.
+    pub colors_per_chunk: u32,
+    /// Whether the 64 MiB count table fits, so the histogram runs on the device (otherwise on
+    /// the CPU).
+    pub histogram_on_device: bool,
 }
 
 impl AdapterSummary {

@@ -82,7 +82,7 @@ mod testutil;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-pub use backend::{AdapterSummary, BackendKind, BackendUsed};
+pub use backend::{AdapterSummary, BackendKind, BackendUsed, EngineFit, MissingLimit};
 pub use error::{Error, Result};
 pub use fit::Fitted;
 pub use gpu::{list_adapters, GpuContext};

@@ -502,3 +502,62 @@ fn the_report_describes_the_file_as_written() {
     assert_eq!(jpeg["colors_used"].as_u64().unwrap() as usize, decoded);
     assert_eq!(jpeg["exact"], false);
 }
+
+/// `kmquant adapters --json` says for every adapter whether the engine runs there and, if not,
+/// why; `auto` points at a usable hardware adapter or nowhere. In text, one line per adapter
+/// says the same.
+#[test]
+fn adapters_say_what_will_run_and_why_not() {
+    let out = kmquant().args(["adapters", "--json"]).assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["kind"], "adapters");
+    let all = v["adapters"].as_array().unwrap();
+    if all.is_empty() {
+        assert!(
+            std::env::var(common::REQUIRE_GPU).map_or(true, |v| v != "1"),
+            "no adapters listed under {}=1",
+            common::REQUIRE_GPU
+        );
+    }
+    for a in all {
+        let usable = a["usable"].as_bool().expect("usable is a boolean");
+        let missing = a["missing_limits"].as_array().expect("missing_limits").len()
+            + a["missing_features"].as_array().expect("missing_features").len();
+        assert!(a["open_error"].is_null() || a["open_error"].is_string(), "{a}");
+        if usable {
+            assert_eq!(missing, 0, "{a}");
+            assert!(a["reason"].is_null() && a["open_error"].is_null(), "{a}");
+            let e = &a["engine"];
+            assert!(e["pixels_per_chunk"].as_u64().unwrap() >= 1024, "{a}");
+            assert!(e["colors_per_chunk"].as_u64().unwrap() >= 1024, "{a}");
+            assert!(e["storage_binding_bytes"].as_u64().unwrap() >= 8192, "{a}");
+            assert!(e["histogram_on_device"].is_boolean(), "{a}");
+        } else {
+            assert!(a["reason"].is_string(), "{a}");
+            assert!(
+                missing > 0 || a["open_error"].is_string(),
+                "an unusable adapter says why: {a}"
+            );
+            assert!(a["engine"].is_null(), "{a}");
+        }
+        for m in a["missing_limits"].as_array().unwrap() {
+            assert!(
+                m["name"].is_string() && m["have"].as_u64() < m["need"].as_u64(),
+                "{m}"
+            );
+        }
+    }
+    if let Some(i) = v["auto"].as_u64() {
+        let a = &all[i as usize];
+        assert!(a["usable"] == true && a["device_type"] != "Cpu", "auto picks {a}");
+    }
+    let text = kmquant().arg("adapters").assert().success();
+    let text = String::from_utf8_lossy(&text.get_output().stdout).into_owned();
+    let verdicts = text
+        .lines()
+        .filter(|l| {
+            l.trim_start().starts_with("runs kmquant:") || l.trim_start().starts_with("cannot run kmquant:")
+        })
+        .count();
+    assert_eq!(verdicts, all.len(), "one verdict line per adapter:\n{text}");
+}

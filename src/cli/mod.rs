@@ -88,16 +88,51 @@ fn adapters(args: &AdaptersArgs) -> anyhow::Result<i32> {
         let mark = if Some(i) == auto { "  <- auto" } else { "" };
         let driver = if a.driver.is_empty() { "?" } else { &a.driver };
         println!("{i}: {a}  driver: {driver}{mark}");
-        match &a.reason {
-            Some(why) => println!("   cannot run kmquant: {why}"),
-            None if a.is_software() => println!("   runs kmquant (software: --backend gpu only)"),
-            None => println!("   runs kmquant"),
-        }
+        println!("   {}", fitness(a));
     }
     if auto.is_none() && !all.is_empty() {
         println!("no usable hardware adapter: --backend auto uses the CPU");
     }
     Ok(0)
+}
+
+/// One line on whether the engine runs on `a`, and what it gets there or what is missing.
+fn fitness(a: &crate::AdapterSummary) -> String {
+    if let Some(e) = &a.engine {
+        let histogram = if e.histogram_on_device {
+            "on the device"
+        } else {
+            "on the CPU"
+        };
+        let software = if a.is_software() {
+            "; software: --backend gpu or --adapter only"
+        } else {
+            ""
+        };
+        return format!(
+            "runs kmquant: {} MiB bindings, {} pixels or {} colors per chunk, histogram {histogram}{software}",
+            e.storage_binding_bytes >> 20,
+            e.pixels_per_chunk,
+            e.colors_per_chunk
+        );
+    }
+    let mut why: Vec<String> = a
+        .missing_features
+        .iter()
+        .map(|f| format!("missing feature {f}"))
+        .chain(
+            a.missing_limits
+                .iter()
+                .map(|m| format!("missing limit {} (has {}, needs {})", m.name, m.have, m.need)),
+        )
+        .collect();
+    if let Some(e) = &a.open_error {
+        why.push(format!("failed to open: {e}"));
+    }
+    if why.is_empty() {
+        why.push(a.reason.clone().unwrap_or_else(|| "unknown".into()));
+    }
+    format!("cannot run kmquant: {}", why.join("; "))
 }
 
 /// A mistake in how the command was called: reported on one line, exit status 2.

@@ -13,7 +13,7 @@ use super::layout::{
     HIST_COMPACT_SLOTS, HIST_COUNT_SLOTS, HIST_SCAN_SLOTS, MAX_STORAGE_BUFFERS, N_BLOCKS, PIXEL_TILE,
     POINT_BYTES, REMAP_SLOTS, WG_SIZE,
 };
-use crate::backend::AdapterSummary;
+use crate::backend::{AdapterSummary, EngineFit, MissingLimit};
 
 /// What a caller may want to know about an adapter and its fitness for the engine.
 pub(crate) fn summary(info: &wgpu::AdapterInfo) -> AdapterSummary {
@@ -30,6 +30,10 @@ pub(crate) fn summary(info: &wgpu::AdapterInfo) -> AdapterSummary {
         driver,
         usable: true,
         reason: None,
+        missing_limits: Vec::new(),
+        missing_features: Vec::new(),
+        open_error: None,
+        engine: None,
     }
 }
 
@@ -85,8 +89,9 @@ pub(crate) fn needed_limits() -> wgpu::Limits {
 }
 
 /// The limits the engine asks a device for: [`needed_limits`], with the storage binding and
-/// buffer sizes raised to the adapter's own, up to 1 GiB, because larger bindings mean fewer
-/// chunks (and 64 MiB lets the histogram run on the device). Never more than the adapter has.
+/// buffer sizes raised to the adapter's own, up to 1 GiB, and the workgroups per dispatch up to
+/// 65535, because larger bindings and dispatches mean fewer chunks (and 64 MiB lets the
+/// histogram run on the device). Never more than the adapter has.
 pub(crate) fn required_limits(adapter: &wgpu::Limits) -> wgpu::Limits {
     let need = needed_limits();
     wgpu::Limits {
@@ -95,19 +100,12 @@ pub(crate) fn required_limits(adapter: &wgpu::Limits) -> wgpu::Limits {
             .min(1 << 30)
             .max(need.max_storage_buffer_binding_size),
         max_buffer_size: adapter.max_buffer_size.min(1 << 30).max(need.max_buffer_size),
+        max_compute_workgroups_per_dimension: adapter
+            .max_compute_workgroups_per_dimension
+            .min(65535)
+            .max(need.max_compute_workgroups_per_dimension),
         ..need
     }
-}
-
-/// A limit the adapter offers less of than the kernels need (or, for an alignment, more).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct MissingLimit {
-    /// The wgpu limit's name, e.g. `max_compute_workgroup_storage_size`.
-    pub name: String,
-    /// What the adapter offers.
-    pub have: u64,
-    /// What the kernels need.
-    pub need: u64,
 }
 
 /// Every limit of `limits` that falls short of [`needed_limits`].
@@ -144,12 +142,30 @@ pub(crate) fn unusable_reason(flags: wgpu::DownlevelFlags, limits: &wgpu::Limits
     (!missing.is_empty()).then(|| missing.join("; "))
 }
 
-/// The adapter's summary with its fitness filled in.
+/// What the engine would get on a device with these limits (those [`required_limits`] asks for).
+pub(crate) fn engine_fit(adapter: &wgpu::Limits) -> EngineFit {
+    let asked = required_limits(adapter);
+    EngineFit {
+        storage_binding_bytes: asked.max_storage_buffer_binding_size,
+        pixels_per_chunk: super::pixels::pixel_chunk_limit(&asked, None),
+        colors_per_chunk: super::backend::chunk_limit(&asked, None),
+        histogram_on_device: super::pixels::can_count(&asked),
+    }
+}
+
+/// The adapter's summary with its fitness filled in (before any attempt to open it).
 pub(crate) fn report(adapter: &wgpu::Adapter) -> AdapterSummary {
     let mut s = summary(&adapter.get_info());
-    if let Some(r) = unusable_reason(adapter.get_downlevel_capabilities().flags, &adapter.limits()) {
-        s.usable = false;
-        s.reason = Some(r);
+    let limits = adapter.limits();
+    let flags = adapter.get_downlevel_capabilities().flags;
+    s.missing_features = missing_features(flags);
+    s.missing_limits = missing_limits(&limits);
+    match unusable_reason(flags, &limits) {
+        Some(r) => {
+            s.usable = false;
+            s.reason = Some(r);
+        }
+        None => s.engine = Some(engine_fit(&limits)),
     }
     s
 }
@@ -254,15 +270,17 @@ mod tests {
         let r = required_limits(&big);
         assert_eq!(r.max_storage_buffer_binding_size, 1 << 30);
         assert_eq!(r.max_buffer_size, 1 << 30);
+        assert_eq!(r.max_compute_workgroups_per_dimension, 65535);
         let need = needed_limits();
         assert_eq!(
             wgpu::Limits {
                 max_storage_buffer_binding_size: need.max_storage_buffer_binding_size,
                 max_buffer_size: need.max_buffer_size,
+                max_compute_workgroups_per_dimension: need.max_compute_workgroups_per_dimension,
                 ..r.clone()
             },
             need,
-            "nothing but the two sizes is raised"
+            "nothing but the sizes and the dispatch width is raised"
         );
         for portable in [wgpu::Limits::default(), wgpu::Limits::downlevel_defaults()] {
             let r = required_limits(&portable);
@@ -271,6 +289,13 @@ mod tests {
                 "a portable device grants what is asked"
             );
             assert_eq!(r.max_storage_buffer_binding_size, 128 << 20);
+            let fit = engine_fit(&portable);
+            // 128 MiB of 4-byte pixels; colors: 65535 workgroups of 256, to whole 1024-point tiles.
+            assert_eq!(
+                (fit.pixels_per_chunk, fit.colors_per_chunk),
+                (32 << 20, 16_776_192)
+            );
+            assert!(fit.histogram_on_device);
         }
     }
 }

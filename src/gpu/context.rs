@@ -21,8 +21,11 @@ pub fn list_adapters() -> (Vec<AdapterSummary>, Option<usize>) {
         .map(|(a, mut r)| {
             if r.usable {
                 if let Err(e) = GpuContext::from_adapter(&a) {
+                    let e = e.to_string();
                     r.usable = false;
-                    r.reason = Some(e.to_string());
+                    r.reason = Some(format!("failed to open: {e}"));
+                    r.open_error = Some(e);
+                    r.engine = None;
                 }
             }
             r
