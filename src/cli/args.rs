@@ -37,7 +37,9 @@ Examples:
   kmquant quantize photo.jpg --max-bytes 1.5MB -o photo.jpg.png
   kmquant quantize photo.png --target-psnr 40 --min-psnr 35 --ext -q.png
   kmquant quantize photo.jpg -o small.jpg --quality 80 --skip-if-larger
-  kmquant quantize photo.jpg --plot clouds.png --palette colors.gpl";
+  kmquant quantize photo.jpg --plot clouds.png --palette colors.gpl
+  find photos -name '*.jpg' -print0 | kmquant quantize --files-from - -0 --out-dir small/
+  kmquant quantize -r photos/ --out-dir small/ --shard 3/16 --skip-existing   # worker 3 of 16";
 
 /// Reduce photos to at most K colors with k-means, on the GPU (WGSL via wgpu: Vulkan, Metal,
 /// DX12, GL) or the CPU, with bit-identical results on both.
@@ -51,6 +53,8 @@ pub struct Cli {
 }
 
 /// The subcommands.
+// One value per process, parsed once: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Quantize images to at most K colors and write indexed PNG, GIF or JPEG (the default).
@@ -177,7 +181,7 @@ fn parse_adapter(s: &str) -> Result<crate::AdapterPin, String> {
 #[derive(Debug, Args)]
 pub struct QuantizeArgs {
     /// Input images: JPEG, PNG, WebP, TIFF, BMP or GIF (first frame); `-` reads standard input.
-    #[arg(required = true, value_name = "INPUT")]
+    #[arg(required_unless_present = "files_from", value_name = "INPUT")]
     pub inputs: Vec<String>,
     #[command(flatten)]
     pub kmeans: KmeansArgs,
@@ -224,6 +228,19 @@ pub struct QuantizeArgs {
     /// Process image files inside folders given as inputs, and their subfolders.
     #[arg(short, long, help_heading = INPUT)]
     pub recursive: bool,
+    /// Also take the inputs named in FILE, one path per line (`-`: standard input); with -r a
+    /// listed folder is walked.
+    #[arg(long, value_name = "FILE", help_heading = INPUT)]
+    pub files_from: Option<String>,
+    /// The --files-from list is NUL-separated (as `find -print0` writes it).
+    #[arg(short = '0', long = "null", requires = "files_from", help_heading = INPUT)]
+    pub null: bool,
+    /// Process only shard I of N (I from 0 to N-1): the inputs whose name hashes to I. The split
+    /// depends only on the names (below the walked folder under -r), so N workers, on one machine
+    /// or many, given 0/N to N-1/N, process every input exactly once. Add --skip-existing to rerun
+    /// a shard without redoing its finished files.
+    #[arg(long, value_name = "I/N", help_heading = INPUT)]
+    pub shard: Option<super::inputs::Shard>,
     /// Files processed side by side. Default: one per core, within --memory. Reports, JSON lines
     /// and the exit status come in input order whatever the number.
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024), help_heading = INPUT)]

@@ -75,7 +75,7 @@ pub fn one_line(e: &anyhow::Error) -> String {
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: &QuantizeArgs) -> Result<i32> {
-    let inputs = expand_inputs(args);
+    let inputs = expand_inputs(args)?;
     if args.output.is_some() && inputs.len() > 1 {
         return Err(usage("--output takes one input; use --out-dir for several"));
     }
@@ -91,26 +91,34 @@ pub fn run(args: &QuantizeArgs) -> Result<i32> {
         (BackendArg::Auto, Some(_)) => BackendChoice::Gpu,
         (b, _) => run_backend(b, &inputs),
     };
+    // This worker's share: every input is planned above (so names and clashes are decided on the
+    // whole list, the same in every shard), then only the shard's own are run.
+    let mine: Vec<usize> = (0..inputs.len())
+        .filter(|&i| args.shard.is_none_or(|s| s.owns(&inputs[i].shard_key())))
+        .collect();
+    if let (Some(s), false) = (args.shard, args.quiet || args.json) {
+        eprintln!("kmquant: shard {s}: {} of {} inputs", mine.len(), inputs.len());
+    }
     let quantizer = Quantizer::new(args.kmeans.options(backend)?)?;
     let run_start = Instant::now();
-    let mut batch = Batch::new(args, inputs.len());
+    let mut batch = Batch::new(args, mine.len());
     let jobs = args.jobs.map_or_else(batch::default_jobs, |j| j as usize);
     let budget = args.memory.unwrap_or_else(batch::default_budget);
-    let estimate = |i: usize| {
-        let dims = crate::decode::peek_dimensions(Path::new(&inputs[i].path));
+    let estimate = |j: usize| {
+        let dims = crate::decode::peek_dimensions(Path::new(&inputs[mine[j]].path));
         batch::peak_bytes(dims.map_or(0, |(w, h)| w as u64 * h as u64))
     };
-    let work = |i: usize| {
+    let work = |j: usize| {
         // The first input's time counts from the start of the run, device start included.
-        let start = if i == 0 { run_start } else { Instant::now() };
-        match &plans[i] {
+        let start = if j == 0 { run_start } else { Instant::now() };
+        match &plans[mine[j]] {
             Ok(job) => job.run(&quantizer, start),
             Err(e) => Err(anyhow::anyhow!("{e:#}")),
         }
     };
     let mut record_error = None;
-    batch::run(inputs.len(), jobs, budget, estimate, work, |i, result| {
-        if let Err(e) = batch.record(&inputs[i].path, result) {
+    batch::run(mine.len(), jobs, budget, estimate, work, |j, result| {
+        if let Err(e) = batch.record(&inputs[mine[j]].path, result) {
             record_error.get_or_insert(e);
         }
     });
