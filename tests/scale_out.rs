@@ -20,19 +20,15 @@ fn adapter_pins_the_run_to_one_device_and_a_missing_one_is_an_error() {
     let input = fixture_copy(dir.path(), "chelsea.png");
     let all = adapters();
     let past = all.len().to_string();
-    let out = kmquant()
-        .args([
-            input.as_str(),
-            "-k",
-            "8",
-            "-o",
-            "x.png",
-            "--adapter",
-            past.as_str(),
-        ])
-        .current_dir(dir.path())
-        .assert()
-        .code(1);
+    // `chelsea.png` at K=8 into `out`, with `extra` flags.
+    let run = |out: &str, extra: &[&str]| {
+        kmquant()
+            .args([input.as_str(), "-k", "8", "-o", out, "--force"])
+            .args(extra)
+            .current_dir(dir.path())
+            .assert()
+    };
+    let out = run("x.png", &["--adapter", past.as_str()]).code(1);
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(err.contains(&format!("no adapter {past}")), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
@@ -51,11 +47,7 @@ fn adapter_pins_the_run_to_one_device_and_a_missing_one_is_an_error() {
         eprintln!("SKIPPED the pinned runs: no usable adapter");
         return;
     }
-    kmquant()
-        .args([input.as_str(), "-k", "8", "-o", "cpu.png", "--backend", "cpu"])
-        .current_dir(dir.path())
-        .assert()
-        .success();
+    run("cpu.png", &["--backend", "cpu"]).success();
     let want = std::fs::read(dir.path().join("cpu.png")).unwrap();
     for (i, a) in usable {
         let name = a["name"].as_str().unwrap();
@@ -67,20 +59,7 @@ fn adapter_pins_the_run_to_one_device_and_a_missing_one_is_an_error() {
         );
         for pin in [i.to_string(), word.to_uppercase()] {
             let out_name = format!("pinned-{i}.png");
-            let out = kmquant()
-                .args([
-                    input.as_str(),
-                    "-k",
-                    "8",
-                    "-o",
-                    out_name.as_str(),
-                    "--force",
-                    "--json",
-                ])
-                .args(["--adapter", pin.as_str()])
-                .current_dir(dir.path())
-                .assert()
-                .success();
+            let out = run(&out_name, &["--json", "--adapter", pin.as_str()]).success();
             let r = file_report(&out.get_output().stdout);
             assert_eq!(r["backend"], "gpu", "--adapter {pin}: {r}");
             if pin == i.to_string() {
