@@ -26,6 +26,9 @@ command -v glslangValidator >/dev/null || need+=(glslang-tools)
 # Headless Chromium and its WebDriver, for the test of `kmquant explore` in a real browser.
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
+# Python 3 with venv (ensurepip), for the Python package's tests.
+command -v python3 >/dev/null || need+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -66,4 +69,20 @@ if [ -n "$big" ]; then echo "large files in the package: $big" >&2; exit 1; fi
 cargo package --list --allow-dirty --quiet | wc -l | xargs echo "files in the package:"
 echo "== cargo test --lib gpu:: and --test gpu_matches_cpu (GPU tests on OpenGL)"
 WGPU_BACKEND=gl tests /tmp/kmquant-test-gl.log --lib --test gpu_matches_cpu
+# ---- The Python package (python/) -------------------------------------------------------------
+# Installed into a venv under the target folder with `pip install ./python` (the README's way;
+# maturin builds the release profile into the workspace target folder, so a second run rebuilds
+# nothing), then its pytest suite, which compares with the binary `cargo test` built above and
+# needs the GPU.
+echo "== Python package: pip install ./python, pytest python/tests"
+py_start=$SECONDS
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+venv="$target_dir/py-venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check pytest numpy pillow "dask[distributed]"
+CARGO_TARGET_DIR="$target_dir" "$venv/bin/pip" install -q --disable-pip-version-check ./python
+KMQUANT_BIN="${KMQUANT_BIN:-$target_dir/debug/kmquant}" WGPU_BACKEND=vulkan \
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider python/tests
+echo "== Python package: $((SECONDS - py_start)) s"
+# ------------------------------------------------------------------------------------------------
 echo "== all tests passed"

@@ -5,6 +5,7 @@
 mod args;
 mod batch;
 mod compare;
+pub mod embed;
 mod explore;
 mod fit;
 mod inputs;

@@ -180,7 +180,7 @@ fn plan_all<'a>(args: &'a QuantizeArgs, inputs: &'a [Input], several: bool) -> R
 
 /// The backend for the run: `auto` becomes `cpu` when the inputs are too small for a device to
 /// pay for its start ([`crate::policy::worth_starting`]); headers are read, not images.
-fn run_backend(b: BackendArg, inputs: &[Input]) -> BackendChoice {
+pub(crate) fn run_backend(b: BackendArg, inputs: &[Input]) -> BackendChoice {
     if b != BackendArg::Auto {
         return backend_choice(b);
     }
@@ -222,7 +222,7 @@ fn side_path(path: &str, input: &str, several: bool) -> PathBuf {
 }
 
 /// One input's work, planned before anything is read: where each output goes.
-struct Job<'a> {
+pub(crate) struct Job<'a> {
     args: &'a QuantizeArgs,
     input: &'a str,
     dest: Dest,
@@ -238,7 +238,7 @@ struct Job<'a> {
 impl<'a> Job<'a> {
     /// Chooses the destinations and refuses, before any work, to write over the input or over an
     /// existing file without --force.
-    fn plan(args: &'a QuantizeArgs, given: &'a Input, several: bool) -> Result<Self> {
+    pub(crate) fn plan(args: &'a QuantizeArgs, given: &'a Input, several: bool) -> Result<Self> {
         let input = given.path.as_str();
         let format = args.format.map(|f| match f {
             FormatArg::Png => Format::Png,
@@ -316,7 +316,7 @@ impl<'a> Job<'a> {
 
     /// Decodes, quantizes (or searches for the size), writes every output; returns the report and
     /// whether the image went to standard output. `t0` is when this input's time starts.
-    fn run(&self, quantizer: &Quantizer, t0: Instant) -> Result<(Report, bool)> {
+    pub(crate) fn run(&self, quantizer: &Quantizer, t0: Instant) -> Result<(Report, bool)> {
         if let Some(why) = &self.skip {
             return Err(Skipped(why.clone()).into());
         }
