@@ -142,7 +142,7 @@ impl Quantizer {
         let device = self
             .devices
             .for_stage(Stage::Pixels, pixels.len() as u64, &mut waited, &mut warnings)?
-            .filter(|ctx| can_count(&ctx.limits));
+            .filter(|ctx| can_count(&ctx.limits, pixels.len()));
         let t = Instant::now();
         let mut gpu = None;
         let hist = match device.map(|ctx| GpuPixels::histogram(ctx, pixels, self.opts.gpu_chunk_points)) {

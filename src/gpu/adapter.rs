@@ -9,9 +9,9 @@
 //! only lavapipe costs tens of milliseconds of CPU, as much as quantizing a small photo.
 
 use super::layout::{
-    Centroids, ASSIGN_SLOTS, ASSIGN_TILE, ASSIGN_WORKGROUP_BYTES, EXPAND_SLOTS, HIST_BLOCKS_SLOTS,
+    Centroids, ACC_LEN, ASSIGN_SLOTS, ASSIGN_TILE, ASSIGN_WORKGROUP_BYTES, EXPAND_SLOTS, HIST_BLOCKS_SLOTS,
     HIST_COMPACT_SLOTS, HIST_COUNT_SLOTS, HIST_SCAN_SLOTS, MAX_STORAGE_BUFFERS, N_BLOCKS, PIXEL_TILE,
-    POINT_BYTES, REMAP_SLOTS, WG_SIZE,
+    POINT_BYTES, REMAP_SLOTS, TABLE_LEN, WG_SIZE,
 };
 use crate::backend::{AdapterSummary, EngineFit, MissingLimit};
 
@@ -69,7 +69,12 @@ pub(crate) fn needed_limits() -> wgpu::Limits {
     .flat_map(|slots| slots.iter().map(|s| s.binding + 1))
     .max()
     .unwrap_or(0);
-    let least_chunk = (ASSIGN_TILE as u64 * POINT_BYTES).max(PIXEL_TILE as u64 * 4);
+    // The least storage binding and buffer the engine can work with: one tile of points or
+    // pixels per chunk, and `assign`'s per-cluster sums (MAX_K x ACC_WORDS words), which are
+    // bound whole.
+    let least_chunk = (ASSIGN_TILE as u64 * POINT_BYTES)
+        .max(PIXEL_TILE as u64 * 4)
+        .max(ACC_LEN as u64 * 4);
     wgpu::Limits {
         max_bind_groups: 1,
         max_bindings_per_bind_group: bindings,
@@ -142,14 +147,15 @@ pub(crate) fn unusable_reason(flags: wgpu::DownlevelFlags, limits: &wgpu::Limits
     (!missing.is_empty()).then(|| missing.join("; "))
 }
 
-/// What the engine would get on a device with these limits (those [`required_limits`] asks for).
+/// What the engine would get on a device with these limits (those [`required_limits`] asks for);
+/// `histogram_on_device` holds for images of any size.
 pub(crate) fn engine_fit(adapter: &wgpu::Limits) -> EngineFit {
     let asked = required_limits(adapter);
     EngineFit {
         storage_binding_bytes: asked.max_storage_buffer_binding_size,
         pixels_per_chunk: super::pixels::pixel_chunk_limit(&asked, None),
         colors_per_chunk: super::backend::chunk_limit(&asked, None),
-        histogram_on_device: super::pixels::can_count(&asked),
+        histogram_on_device: super::pixels::can_count(&asked, TABLE_LEN as usize),
     }
 }
 

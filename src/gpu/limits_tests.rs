@@ -3,7 +3,8 @@
 //! `Limits::downlevel_defaults()` (every GLES 3.1 device too). lavapipe and llvmpipe offer far
 //! more, so without imposing the sets a kernel or a buffer that needs more would pass here and
 //! fail on a Mac, a Windows laptop or a phone. Each run must equal the CPU bit for bit, on an
-//! image large enough that its pixels need several chunks under these limits.
+//! image large enough that its pixels need several chunks under these limits. The least set the
+//! engine asks for (`needed_limits()`) is imposed too.
 
 use super::adapter;
 use super::context::GpuContext;
@@ -78,6 +79,30 @@ fn gpu_equals_cpu_on_a_device_created_with_exactly_the_portable_limits() {
     let photo_img = ImageRef::new(fw, fh, &photo).unwrap();
     let photo_opts = Options::new(64).unwrap().with_max_iter(8).unwrap();
     let photo_cpu = cpu_run(photo_img, &photo_opts);
+    // The least the engine asks for: bindings of 12 KiB and 1,024 workgroups a dispatch, so
+    // the photo runs in many chunks and its colors are counted on the CPU.
+    let least = Arc::new(
+        GpuContext::with_limits(&a, adapter::needed_limits())
+            .unwrap_or_else(|e| panic!("needed_limits(): the engine does not open: {e}")),
+    );
+    let got = Quantizer::with_context(photo_opts.clone(), least)
+        .quantize(photo_img, &mut |_| {})
+        .unwrap_or_else(|e| panic!("needed_limits(): GPU run failed: {e}"));
+    assert!(
+        got.backend.gpu_stages.contains(&"kmeans"),
+        "{:?}",
+        got.backend.gpu_stages
+    );
+    assert!(got.backend.chunks > 10, "{} chunks", got.backend.chunks);
+    assert_eq!(got.palette, photo_cpu.palette, "needed_limits(): palettes differ");
+    assert!(
+        got.indices == photo_cpu.indices,
+        "needed_limits(): indices differ"
+    );
+    eprintln!(
+        "needed_limits(), chelsea, K=64: identical ({} chunks)",
+        got.backend.chunks
+    );
     for (name, limits) in limit_sets(&a) {
         let ctx = GpuContext::with_limits(&a, limits.clone())
             .unwrap_or_else(|e| panic!("{name}: the engine does not open: {e}"));

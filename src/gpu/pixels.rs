@@ -23,10 +23,13 @@ pub(crate) fn pixel_chunk_limit(limits: &wgpu::Limits, requested: Option<u32>) -
     (n / PIXEL_TILE * PIXEL_TILE).max(PIXEL_TILE)
 }
 
-/// Whether the device can hold the count table in one binding (64 MiB).
-pub(crate) fn can_count(limits: &wgpu::Limits) -> bool {
-    limits.max_storage_buffer_binding_size >= TABLE_LEN as u64 * 4
-        && limits.max_buffer_size >= TABLE_LEN as u64 * 4
+/// Whether the device can count `pixels` pixels: the count table (64 MiB) and the list of
+/// distinct colors (8 bytes each, at most one per pixel and one per table entry) must each fit
+/// one binding and one buffer.
+pub(crate) fn can_count(limits: &wgpu::Limits, pixels: usize) -> bool {
+    let summary = pixels.min(TABLE_LEN as usize) as u64 * 8;
+    let most = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+    most >= TABLE_LEN as u64 * 4 && most >= summary
 }
 
 struct Chunk {
