@@ -166,6 +166,23 @@ fn files_from_reads_lines_nul_separated_names_and_standard_input() {
         "{err}"
     );
     kmquant().args([names[0].as_str(), "-0"]).assert().code(2);
+    // An empty list is a usage error; a list naming `-` fails that entry, the others run.
+    std::fs::write(dir.path().join("empty"), "\n").unwrap();
+    kmquant()
+        .args(["--files-from", "empty"])
+        .current_dir(dir.path())
+        .assert()
+        .code(2);
+    let out = kmquant()
+        .args(["--files-from", "-"])
+        .args(OPTS)
+        .args(["--out-dir", o, "--force"])
+        .write_stdin(format!("-\n{}\n", names[1]))
+        .assert()
+        .code(1);
+    assert_eq!(written_inputs(&out.get_output().stdout), names[1..2]);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("cannot name standard input"), "{err}");
     let out = kmquant()
         .args(["-", "--files-from", "-"])
         .write_stdin("x")

@@ -35,20 +35,10 @@ pyo3::create_exception!(
 
 /// A library error as the Python exception for it, with the library's one-line message.
 fn lib_err(e: kmquant::Error) -> PyErr {
-    use kmquant::Error as E;
-    let msg = e.to_string();
-    match e {
-        E::InvalidOption { .. } | E::InvalidImage(_) | E::TooLarge { .. } => PyValueError::new_err(msg),
-        E::Decode(_) => DecodeError::new_err(msg),
-        E::Encode(_) => EncodeError::new_err(msg),
-        E::NoAdapter(_) | E::Gpu(_) => GpuError::new_err(msg),
-        E::Io { source, .. } => match source.kind() {
-            std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),
-            std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(msg),
-            _ => PyOSError::new_err(msg),
-        },
-        _ => Error::new_err(msg),
-    }
+    file_err(FileError {
+        kind: FileError::library_kind(&e),
+        message: e.to_string(),
+    })
 }
 
 /// A per-file failure as the Python exception for it.
@@ -291,32 +281,23 @@ impl KmeansOptions {
 
     /// The same options as `kmquant quantize` flags.
     fn flags(&self) -> Vec<String> {
+        // `--flag=VALUE` throughout, so that no value is taken for a flag.
         let mut f: Vec<String> = vec![
-            "--colors".into(),
-            self.colors.to_string(),
-            "--space".into(),
-            self.space.into(),
-            "--init".into(),
-            self.init.into(),
-            "--max-iter".into(),
-            self.max_iter.to_string(),
-            "--tolerance".into(),
-            self.tolerance.to_string(),
-            "--backend".into(),
-            self.backend.into(),
+            format!("--colors={}", self.colors),
+            format!("--space={}", self.space),
+            format!("--init={}", self.init),
+            format!("--max-iter={}", self.max_iter),
+            format!("--tolerance={}", self.tolerance),
+            format!("--backend={}", self.backend),
         ];
         if self.dither > 0.0 {
-            f.extend([
-                "--dither".into(),
-                "--dither-strength".into(),
-                self.dither.to_string(),
-            ]);
+            f.extend(["--dither".into(), format!("--dither-strength={}", self.dither)]);
         }
         if let Some(s) = self.seed {
-            f.extend(["--seed".into(), s.to_string()]);
+            f.push(format!("--seed={s}"));
         }
         if let Some(a) = &self.adapter {
-            f.extend(["--adapter".into(), a.clone()]);
+            f.push(format!("--adapter={a}"));
         }
         f
     }
@@ -387,7 +368,8 @@ fn file_flags(kwargs: &Bound<'_, PyDict>) -> PyResult<Vec<String>> {
                     .ok_or_else(|| invalid(&name, p.display(), "a path that is valid UTF-8"))?
                     .to_string()
             };
-            flags.extend([flag, text]);
+            // `--flag=VALUE`, so that a value starting with `-` stays a value.
+            flags.push(format!("{flag}={text}"));
         } else {
             return Err(PyTypeError::new_err(format!(
                 "quantize_file() got an unexpected keyword argument '{name}'"
@@ -762,7 +744,7 @@ fn quantize_file(
     let report = py
         .detach(|| {
             let q = kmquant::Quantizer::new(opts).map_err(|e| FileError {
-                kind: FileErrorKind::Other,
+                kind: FileError::library_kind(&e),
                 message: e.to_string(),
             })?;
             job.run(&q)

@@ -107,6 +107,19 @@ def test_existing_output_needs_force(tmp_path):
     assert skipped["kind"] == "skipped" and "already exists" in skipped["reason"]
 
 
+def test_the_input_is_never_the_output_and_names_may_start_with_a_dash(tmp_path):
+    src = tmp_path / "in.png"
+    src.write_bytes(PHOTOS[0].read_bytes())
+    with pytest.raises(kmquant.Error, match="refusing to overwrite the input") as e:
+        kmquant.quantize_file(src, src, colors=4)
+    assert not isinstance(e.value, FileExistsError)
+    assert src.read_bytes() == PHOTOS[0].read_bytes()
+    # Values are passed as --flag=VALUE: a name starting with '-' is a name, not a flag.
+    report = kmquant.quantize_file(src, tmp_path / "-out.png", colors=4, plot=tmp_path / "-p.png")
+    assert report["output_bytes"] == (tmp_path / "-out.png").stat().st_size
+    assert (tmp_path / "-p.png").stat().st_size > 0
+
+
 def test_an_adapter_that_does_not_exist():
     with pytest.raises(kmquant.GpuError, match=r"no adapter \"no-such-gpu\""):
         kmquant.kmeans(GOOD, 4, adapter="no-such-gpu")

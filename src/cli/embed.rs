@@ -3,12 +3,12 @@
 //! plans and runs it, with the report returned instead of printed. The same code, so the same
 //! bytes and the same `--json` object.
 
-use super::args::{BackendArg, Cli, Command, QuantizeArgs};
+use super::args::{Cli, Command, QuantizeArgs};
 use super::inputs::Input;
 use super::quantize::{self, Job, Skipped};
 use super::report::SCHEMA;
 use super::UsageError;
-use crate::{BackendChoice, Options, Quantizer};
+use crate::{Options, Quantizer};
 use clap::Parser;
 use std::path::Path;
 use std::time::Instant;
@@ -67,8 +67,8 @@ impl FileError {
         }
     }
 
-    /// The kind of an error from the library.
-    fn library_kind(e: &crate::Error) -> FileErrorKind {
+    /// The kind of an error from the library: one mapping for every embedding program.
+    pub fn library_kind(e: &crate::Error) -> FileErrorKind {
         use crate::Error as E;
         match e {
             E::InvalidOption { .. } | E::InvalidImage(_) => FileErrorKind::InvalidOption,
@@ -132,12 +132,8 @@ impl FileJob {
         }
         let mut argv = vec!["kmquant".to_string(), "quantize".to_string()];
         argv.extend(flags.iter().cloned());
-        argv.extend([
-            "-o".to_string(),
-            output.to_string(),
-            "--".to_string(),
-            input.to_string(),
-        ]);
+        // `--output=VALUE`, so that a name starting with `-` is a value, not a flag.
+        argv.extend([format!("--output={output}"), "--".to_string(), input.to_string()]);
         let args = match Cli::try_parse_from(argv) {
             Ok(Cli {
                 command: Command::Quantize(args),
@@ -145,9 +141,16 @@ impl FileJob {
             Ok(_) => return Err(FileError::usage("not a quantize command line".into())),
             Err(e) => return Err(FileError::usage(super::one_line_usage(&e))),
         };
-        if args.recursive || args.out_dir.is_some() || args.ext.is_some() || args.inputs.len() != 1 {
+        if args.recursive
+            || args.out_dir.is_some()
+            || args.ext.is_some()
+            || args.files_from.is_some()
+            || args.shard.is_some()
+            || args.inputs.len() != 1
+        {
             return Err(FileError::usage(
-                "one input and one output only: no --recursive, --out-dir or --ext".into(),
+                "one input and one output only: no --recursive, --out-dir, --ext, --files-from or --shard"
+                    .into(),
             ));
         }
         let input = Input {
@@ -162,10 +165,7 @@ impl FileJob {
     /// `--backend auto` without `--adapter`, the CPU when the image is too small for a device to
     /// pay for its start ([`crate::policy::worth_starting`]).
     pub fn options(&self) -> Result<Options, FileError> {
-        let backend = match (self.args.backend, &self.args.kmeans.adapter) {
-            (BackendArg::Auto, Some(_)) => BackendChoice::Gpu,
-            (b, _) => quantize::run_backend(b, std::slice::from_ref(&self.input)),
-        };
+        let backend = quantize::run_backend(&self.args, std::slice::from_ref(&self.input));
         self.args.kmeans.options(backend).map_err(|e| FileError {
             kind: FileError::library_kind(&e),
             message: e.to_string(),
@@ -178,15 +178,7 @@ impl FileJob {
     pub fn run(&self, quantizer: &Quantizer) -> Result<serde_json::Value, FileError> {
         let start = Instant::now();
         let path = self.input.path.as_str();
-        let job = Job::plan(&self.args, &self.input, false).map_err(|e| {
-            let mut err = FileError::of(&e, path);
-            let exists =
-                !self.args.force && self.args.output.as_deref().is_some_and(|o| Path::new(o).exists());
-            if err.kind == FileErrorKind::Other && exists {
-                err.kind = FileErrorKind::Exists;
-            }
-            err
-        })?;
+        let job = Job::plan(&self.args, &self.input, false).map_err(|e| FileError::of(&e, path))?;
         match job.run(quantizer, start) {
             Ok((report, _)) => serde_json::to_value(&report).map_err(|e| FileError {
                 kind: FileErrorKind::Other,

@@ -78,12 +78,19 @@ pub struct Input {
 impl Input {
     /// What `--shard` hashes: the path below the folder a walk found it in (so that the split
     /// does not depend on where that folder is mounted), or the path as given.
+    /// Its components are joined with `/` whatever the system's separator, so that Windows and
+    /// Unix workers split one tree alike.
     pub fn shard_key(&self) -> String {
         let p = Path::new(&self.path);
-        match self.root.as_deref().and_then(|r| p.strip_prefix(r).ok()) {
-            Some(rel) => rel.to_string_lossy().into_owned(),
-            None => self.path.clone(),
-        }
+        let key = self
+            .root
+            .as_deref()
+            .and_then(|r| p.strip_prefix(r).ok())
+            .unwrap_or(p);
+        key.components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/")
     }
 }
 
@@ -184,16 +191,31 @@ pub fn expand_inputs(args: &QuantizeArgs) -> Result<Vec<Input>> {
                     "--files-from - and the input - cannot both read standard input",
                 ));
             }
-            files_from(list, args.null)?
+            let names = files_from(list, args.null)?;
+            if names.is_empty() && args.inputs.is_empty() {
+                return Err(super::usage(format!("--files-from {list} names no inputs")));
+            }
+            names
         }
         None => Vec::new(),
     };
-    for input in args.inputs.iter().chain(&listed) {
+    // A list names files: `-` there would be standard input, which the list itself may be.
+    let stdin_named = |input: &str| {
+        anyhow::anyhow!(
+            "a --files-from list cannot name standard input; write ./{input} for a file named {input}"
+        )
+    };
+    let given_n = args.inputs.len();
+    for (n, input) in args.inputs.iter().chain(&listed).enumerate() {
         let given = |error| Input {
             path: input.clone(),
             root: None,
             error,
         };
+        if n >= given_n && input == "-" {
+            out.push(given(Some(stdin_named(input))));
+            continue;
+        }
         if args.recursive && input != "-" && Path::new(input).is_dir() {
             let mut files = Vec::new();
             match walk(Path::new(input), args.ext.as_deref(), &mut files) {

@@ -114,7 +114,12 @@ pub fn check(input: &str, dest: &Dest, force: bool, in_place: bool) -> Result<()
         bail!("refusing to overwrite the input with the output; choose another -o, or --ext with --force to replace it");
     }
     if !force && out.symlink_metadata().is_ok() {
-        bail!("{} already exists (use --force to overwrite it)", out.display());
+        // An io::Error of its kind, so that an embedding program can tell it from the others.
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{} already exists (use --force to overwrite it)", out.display()),
+        )
+        .into());
     }
     if out.is_dir() {
         bail!("{} is a directory", out.display());

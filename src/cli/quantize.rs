@@ -87,10 +87,7 @@ pub fn run(args: &QuantizeArgs) -> Result<i32> {
         std::fs::create_dir_all(d)
             .with_context(|| format!("cannot create the output folder {}", d.display()))?;
     }
-    let backend = match (args.backend, &args.kmeans.adapter) {
-        (BackendArg::Auto, Some(_)) => BackendChoice::Gpu,
-        (b, _) => run_backend(b, &inputs),
-    };
+    let backend = run_backend(args, &inputs);
     // This worker's share: every input is planned above (so names and clashes are decided on the
     // whole list, the same in every shard), then only the shard's own are run.
     let mine: Vec<usize> = (0..inputs.len())
@@ -178,11 +175,14 @@ fn plan_all<'a>(args: &'a QuantizeArgs, inputs: &'a [Input], several: bool) -> R
     Ok(plans)
 }
 
-/// The backend for the run: `auto` becomes `cpu` when the inputs are too small for a device to
-/// pay for its start ([`crate::policy::worth_starting`]); headers are read, not images.
-pub(crate) fn run_backend(b: BackendArg, inputs: &[Input]) -> BackendChoice {
-    if b != BackendArg::Auto {
-        return backend_choice(b);
+/// The backend for the run: `auto` with `--adapter` is `gpu` (a pinned adapter is used, not
+/// second-guessed); `auto` becomes `cpu` when the inputs are too small for a device to pay for
+/// its start ([`crate::policy::worth_starting`]); headers are read, not images.
+pub(crate) fn run_backend(args: &QuantizeArgs, inputs: &[Input]) -> BackendChoice {
+    match (args.backend, &args.kmeans.adapter) {
+        (BackendArg::Auto, Some(_)) => return BackendChoice::Gpu,
+        (BackendArg::Auto, None) => {}
+        (b, _) => return backend_choice(b),
     }
     let files = inputs.iter().filter(|i| i.error.is_none()).count();
     let pixels: u64 = inputs
