@@ -4,8 +4,8 @@
 // CPU twin: `src/cpu/common.rs`.
 //
 // Exact under any shader compiler. Metal compiles with fast math by default, HLSL compilers and
-// GPU drivers may contract `a * b + c` into one FMA and reorder sums, and lavapipe does neither;
-// the kernels' results are the same under all of these, for the following reasons.
+// GPU drivers may contract `a * b + c` into one FMA and reorder sums; the kernels' results are
+// the same under all of these, for the following reasons.
 // - assign and remap (this file's `dist2` and `nearest`): point and centroid coordinates are
 //   integers in [0, 2040] (the grid, `src/grid.rs`; the host rounds every centroid onto it). The
 //   u32 -> f32 conversion of such a value is exact. Every difference q - c is an integer in
@@ -24,10 +24,11 @@
 //   which no compiler may reassociate into a different result: integer addition is associative.
 // The argument covers rewrites of how an expression is evaluated. A change of formula, such as
 // expanding (q - c)^2 into q^2 - 2qc + c^2 (whose sums pass 2^24), is not one of the rewrites
-// above and is not performed by any of these compilers. The CPU twin's tests
-// (`src/cpu/common.rs`, `mod exactness`) evaluate `dist2` with FMAs and in other orders over the
-// whole grid and get the same integers and the same labels; they also show that off the grid
-// the variants disagree. The bound is a compile-time assertion there.
+// above, and the argument does not cover it. The CPU twin's tests (`src/cpu/common.rs`,
+// `mod exactness`) check every square of a grid difference exhaustively, then evaluate `dist2`
+// with FMAs and in other orders on every pair of grid corners and 400,000 random pairs, and get
+// the same integers and the same labels; they also show that off the grid the variants
+// disagree. The bound is a compile-time assertion there.
 
 // Twin: `gpu::layout::Params` (16 bytes).
 struct Params {

@@ -38,7 +38,8 @@
 //!   intermediate is exactly representable: a fused multiply-add gives the same bits as a separate
 //!   multiply and add, and so does any order of the sum or any of Metal's fast-math rewrites, on
 //!   any device and under any shader compiler (the full argument is in `shaders/common.wgsl`;
-//!   tests evaluate the distance with FMAs and in other orders over the whole grid).
+//!   tests evaluate the distance with FMAs and in other orders on every pair of grid corners
+//!   and 400,000 random pairs).
 //! - The nearest centroid is the first one with the smallest distance (ties go to the lower index).
 //! - Per-cluster sums are 64-bit integers (two u32 words with a carry on the GPU), added with
 //!   atomics whose order cannot change an integer total.
