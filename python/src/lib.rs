@@ -99,6 +99,20 @@ fn int_in(name: &str, v: &Bound<'_, PyAny>, lo: i128, hi: i128, expected: &str) 
     if v.is_instance_of::<PyBool>() {
         return Err(invalid(name, v.repr()?, expected));
     }
+    if v.is_instance_of::<PyInt>() {
+        // An int too large for i128 is out of range, not of the wrong type.
+        let n = v.extract::<i128>().map_err(|_| {
+            invalid(
+                name,
+                v.repr().map(|r| r.to_string()).unwrap_or_default(),
+                expected,
+            )
+        })?;
+        if !(lo..=hi).contains(&n) {
+            return Err(invalid(name, n, expected));
+        }
+        return Ok(n);
+    }
     let n: i128 = v
         .extract()
         .map_err(|_| PyTypeError::new_err(format!("{name} must be an integer, not {}", type_name(v))))?;

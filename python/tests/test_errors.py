@@ -36,7 +36,7 @@ def test_not_an_image():
         kmquant.quantize([[1, 2, 3]], 4)
 
 
-@pytest.mark.parametrize("k", [0, 257, -1, 10**30])
+@pytest.mark.parametrize("k", [0, 257, -1, 10**30, 10**40, -(10**40)])
 def test_k_out_of_range(k):
     with pytest.raises(ValueError, match=r"invalid number of colors: .* \(an integer from 1 to 256\)"):
         kmquant.quantize(GOOD, k)
