@@ -199,12 +199,6 @@ pub fn expand_inputs(args: &QuantizeArgs) -> Result<Vec<Input>> {
         }
         None => Vec::new(),
     };
-    // A list names files: `-` there would be standard input, which the list itself may be.
-    let stdin_named = |input: &str| {
-        anyhow::anyhow!(
-            "a --files-from list cannot name standard input; write ./{input} for a file named {input}"
-        )
-    };
     let given_n = args.inputs.len();
     for (n, input) in args.inputs.iter().chain(&listed).enumerate() {
         let given = |error| Input {
@@ -212,8 +206,11 @@ pub fn expand_inputs(args: &QuantizeArgs) -> Result<Vec<Input>> {
             root: None,
             error,
         };
+        // A list names files: `-` there would be standard input, which the list itself may be.
         if n >= given_n && input == "-" {
-            out.push(given(Some(stdin_named(input))));
+            out.push(given(Some(anyhow::anyhow!(
+                "a --files-from list cannot name standard input; write ./- for a file named -"
+            ))));
             continue;
         }
         if args.recursive && input != "-" && Path::new(input).is_dir() {

@@ -9,10 +9,10 @@
 //! only lavapipe costs tens of milliseconds of CPU, as much as quantizing a small photo.
 
 use super::layout::{
-    Centroids, ACC_LEN, ASSIGN_SLOTS, ASSIGN_TILE, ASSIGN_WORKGROUP_BYTES, EXPAND_SLOTS, HIST_BLOCKS_SLOTS,
-    HIST_COMPACT_SLOTS, HIST_COUNT_SLOTS, HIST_SCAN_SLOTS, MAX_STORAGE_BUFFERS, N_BLOCKS, PIXEL_TILE,
-    POINT_BYTES, REMAP_SLOTS, TABLE_LEN, WG_SIZE,
+    Centroids, ACC_LEN, ASSIGN_TILE, ASSIGN_WORKGROUP_BYTES, MAX_STORAGE_BUFFERS, N_BLOCKS, PIXEL_TILE,
+    POINT_BYTES, TABLE_LEN, WG_SIZE,
 };
+use super::pipelines::KERNELS;
 use crate::backend::{AdapterSummary, EngineFit, MissingLimit};
 
 /// What a caller may want to know about an adapter and its fitness for the engine.
@@ -56,19 +56,11 @@ pub(crate) fn instance(backends: Option<wgpu::Backends>) -> wgpu::Instance {
 /// for more when the adapter has it.
 pub(crate) fn needed_limits() -> wgpu::Limits {
     // Binding numbers, not counts: wgpu wants every `@binding(n)` below this limit.
-    let bindings = [
-        &ASSIGN_SLOTS[..],
-        &REMAP_SLOTS,
-        &HIST_COUNT_SLOTS,
-        &HIST_BLOCKS_SLOTS,
-        &HIST_SCAN_SLOTS,
-        &HIST_COMPACT_SLOTS,
-        &EXPAND_SLOTS,
-    ]
-    .iter()
-    .flat_map(|slots| slots.iter().map(|s| s.binding + 1))
-    .max()
-    .unwrap_or(0);
+    let bindings = KERNELS
+        .iter()
+        .flat_map(|k| k.slots.iter().map(|s| s.binding + 1))
+        .max()
+        .unwrap_or(0);
     // The least storage binding and buffer the engine can work with: one tile of points or
     // pixels per chunk, and `assign`'s per-cluster sums (MAX_K x ACC_WORDS words), which are
     // bound whole.

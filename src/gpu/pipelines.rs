@@ -76,8 +76,7 @@ pub(crate) const EXPAND: Kernel = Kernel {
 /// translation tests pass the same map, so they translate exactly what the device compiles.
 pub(crate) const CONSTANTS: &[(&str, f64)] = &[];
 
-/// Every kernel (the tests walk this list).
-#[cfg(test)]
+/// Every kernel (the limits and the tests walk this list).
 pub(crate) const KERNELS: [Kernel; 7] = [
     ASSIGN,
     REMAP,
