@@ -21,16 +21,19 @@
 //!    grows (3.11% at K 6 on bridge, 3.35% at 20 on astronaut, 2.32% at 26, under 1% from K 37
 //!    on), in JPEG quality they are at most 0.08%.
 //!
+//! Each K is clustered once (the clusters of the latest few are kept), an estimate maps only the
+//! rows it encodes, and only values encoded in full are mapped whole.
+//!
 //! The answer is the largest value whose full encoding fits. It is the answer of trying every
 //! value as long as the drops stay within the bound and the scaled estimates within their
 //! margin; the tests check it against trying every value on the fixtures (where estimates are
-//! exact), for limits at every kind of place, dips included, and `bench/max_bytes.sh` on large
-//! photos.
+//! exact), for limits at every kind of place, dips included; `examples/size_curve.rs` prints
+//! every value's size for any photo, to check an answer on large ones.
 
-use crate::encode::{encode, estimate, EncodeOptions, Format};
+use crate::encode::{encode, estimate, estimate_sampled, sampled_rows, EncodeOptions, Format};
 use crate::error::{Error, Result};
 use crate::quantized::Quantized;
-use crate::quantizer::{Prepared, Quantizer};
+use crate::quantizer::{Clusters, Prepared, Quantizer};
 use std::collections::BTreeMap;
 
 /// How far over the limit a file at `value` must be for the walk up to stop: for K,
@@ -53,18 +56,26 @@ pub struct Fitted {
     pub value: u32,
 }
 
-/// One try's results, kept so that no value is quantized or encoded twice.
-struct Tries<'a> {
+/// Clusters kept at most, for the K nearest the latest one: a try's labels take a byte per
+/// unique color.
+const KEEP_CLUSTERS: usize = 8;
+
+/// One try's results, kept so that no K is clustered twice and no value encoded twice.
+struct Tries<'a, 'p> {
     max: u64,
     /// value -> estimated size.
     estimates: BTreeMap<u32, f64>,
     /// value -> exact size, and the file when it fits.
     exact: BTreeMap<u32, (u64, Option<Vec<u8>>)>,
-    /// Quantizes for a value: at K for PNG and GIF; JPEG has one quantization for every value.
-    quantize: Box<dyn FnMut(u32) -> Result<Quantized> + 'a>,
-    /// Whether the quantization depends on the value (PNG, GIF).
+    quantizer: &'a Quantizer,
+    prepared: &'a Prepared<'p>,
+    /// Whether the quantization depends on the value (PNG, GIF: the value is K); JPEG has one
+    /// quantization, at `kmax`, for every quality.
     per_value: bool,
-    /// The last quantization, for its key (the value, or 0 for JPEG).
+    kmax: u32,
+    /// K -> its palette and labels, for the K nearest the latest.
+    clusters: BTreeMap<u32, Clusters>,
+    /// The last quantization in full, by K.
     last: Option<(u32, Quantized)>,
     /// The quantization of the best fit so far.
     kept: Option<(u32, Quantized)>,
@@ -73,12 +84,40 @@ struct Tries<'a> {
     format: Format,
 }
 
-impl Tries<'_> {
+impl Tries<'_, '_> {
+    fn k_of(&self, v: u32) -> u32 {
+        if self.per_value {
+            v
+        } else {
+            self.kmax
+        }
+    }
+
+    /// K's clusters, found once.
+    fn clusters(&mut self, k: u32) -> Result<&Clusters> {
+        if !self.clusters.contains_key(&k) {
+            let c = self.quantizer.clusters(self.prepared, k, &mut |_| {})?;
+            self.clusters.insert(k, c);
+            while self.clusters.len() > KEEP_CLUSTERS {
+                let far = self.clusters.keys().copied().max_by_key(|&x| x.abs_diff(k));
+                if let Some(far) = far {
+                    self.clusters.remove(&far);
+                }
+            }
+        }
+        self.clusters
+            .get(&k)
+            .ok_or_else(|| Error::Encode("no clusters to map".into()))
+    }
+
+    /// `v`'s quantization, every pixel mapped.
     fn quantized(&mut self, v: u32) -> Result<&Quantized> {
-        let key = if self.per_value { v } else { 0 };
-        if self.last.as_ref().is_none_or(|(k, _)| *k != key) {
-            let q = (self.quantize)(v)?;
-            self.last = Some((key, q));
+        let k = self.k_of(v);
+        if self.last.as_ref().is_none_or(|(lk, _)| *lk != k) {
+            self.clusters(k)?;
+            let c = &self.clusters[&k];
+            let q = self.quantizer.finish(self.prepared, c, &mut |_| {})?;
+            self.last = Some((k, q));
         }
         match &self.last {
             Some((_, q)) => Ok(q),
@@ -86,13 +125,24 @@ impl Tries<'_> {
         }
     }
 
+    /// `v`'s estimated size. For PNG and GIF without dithering only the sampled rows are mapped.
     fn estimate(&mut self, v: u32) -> Result<f64> {
         if let Some(&e) = self.estimates.get(&v) {
             return Ok(e);
         }
         let opts = (self.options)(v);
         let format = self.format;
-        let e = estimate(self.quantized(v)?, format, &opts)?;
+        let (w, h) = (self.prepared.width(), self.prepared.height());
+        let mut sample = None;
+        if let (true, Some(rows)) = (self.per_value, sampled_rows(w, h)) {
+            let k = self.k_of(v);
+            self.clusters(k)?;
+            sample = self.quantizer.sampled(self.prepared, &self.clusters[&k], &rows);
+        }
+        let e = match sample {
+            Some((palette, indices)) => estimate_sampled(w, h, &palette, &indices, false, format, &opts)?,
+            None => estimate(self.quantized(v)?, format, &opts)?,
+        };
         self.estimates.insert(v, e);
         Ok(e)
     }
@@ -137,7 +187,7 @@ impl Tries<'_> {
 /// (or `lo`). Starts from `hi` and a power-law guess (size grows about as value^0.45), then
 /// secant steps on log(size) against log(value) through the two latest points, always inside
 /// the bracket.
-fn boundary(tries: &mut Tries<'_>, lo: u32, hi: u32) -> Result<u32> {
+fn boundary(tries: &mut Tries<'_, '_>, lo: u32, hi: u32) -> Result<u32> {
     let max = tries.max as f64;
     let eh = tries.estimate(hi)?;
     if eh <= max {
@@ -167,7 +217,7 @@ fn boundary(tries: &mut Tries<'_>, lo: u32, hi: u32) -> Result<u32> {
 }
 
 /// The largest value in `lo..=hi` whose file fits in `tries.max` bytes (see the module docs).
-fn search(tries: &mut Tries<'_>, lo: u32, hi: u32) -> Result<u32> {
+fn search(tries: &mut Tries<'_, '_>, lo: u32, hi: u32) -> Result<u32> {
     let max = tries.max as f64;
     // Down, in full, to the first value that fits.
     let mut v = boundary(tries, lo, hi)?;
@@ -222,11 +272,11 @@ impl Quantizer {
             max,
             estimates: BTreeMap::new(),
             exact: BTreeMap::new(),
-            quantize: match format {
-                Format::Jpeg => Box::new(|_| self.quantize_prepared(prepared, kmax, &mut |_| {})),
-                _ => Box::new(|k| self.quantize_prepared(prepared, k, &mut |_| {})),
-            },
+            quantizer: self,
+            prepared,
             per_value: format != Format::Jpeg,
+            kmax,
+            clusters: BTreeMap::new(),
             last: None,
             kept: None,
             options: match format {

@@ -41,6 +41,21 @@ pub struct Prepared<'a> {
 }
 
 impl Prepared<'_> {
+    /// The image's width in pixels.
+    pub(crate) fn width(&self) -> u32 {
+        self.image.width()
+    }
+
+    /// The image's height in pixels.
+    pub(crate) fn height(&self) -> u32 {
+        self.image.height()
+    }
+
+    /// The pixel count in grid units², to report the objective per pixel.
+    fn total(&self) -> f64 {
+        self.image.pixels().len() as f64 * (GRID_SCALE as f64).powi(2)
+    }
+
     /// Distinct colors in the image.
     pub fn unique_colors(&self) -> usize {
         self.hist.len()
@@ -62,6 +77,22 @@ impl Prepared<'_> {
             space: opts.space,
         }
     }
+}
+
+/// What [`Quantizer::quantize_prepared`] finds for one K before it maps the pixels: the palette
+/// and each unique color's entry. The size search keeps these for every K it tries and maps the
+/// pixels of few.
+pub(crate) struct Clusters {
+    /// The image has at most K colors: the palette is exact, and never dithered.
+    exact: bool,
+    /// The palette in centroid order, with the reserved transparent entry when there is one.
+    palette: Vec<[u8; 4]>,
+    /// Each unique color's entry in `palette`.
+    labels: Vec<u8>,
+    /// The cluster stage's outcome (its palette and labels are the two above).
+    clustered: Clustered,
+    timings: Timings,
+    warnings: Vec<String>,
 }
 
 /// Puts the reserved transparent entry back in front of a palette found without it.
@@ -175,17 +206,28 @@ impl Quantizer {
     ///
     /// When the image has fully transparent pixels and `k >= 2`, they share one palette entry,
     /// `[0, 0, 0, 0]`, and k-means finds the other `k - 1` colors among the other pixels.
-    // A little over 60 lines on purpose: the stages in order, top to bottom, then the result.
     pub fn quantize_prepared(
         &self,
         p: &Prepared<'_>,
         k: u32,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Quantized> {
+        let c = self.clusters(p, k, progress)?;
+        self.finish(p, &c, progress)
+    }
+
+    /// The seed and cluster stages for `k` colors: everything [`Quantizer::quantize_prepared`]
+    /// does before it maps the pixels.
+    pub(crate) fn clusters(
+        &self,
+        p: &Prepared<'_>,
+        k: u32,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Clusters> {
         if !(1..=MAX_COLORS).contains(&k) {
             return Err(Error::invalid("number of colors", k, "an integer from 1 to 256"));
         }
-        let (opts, k) = (&self.opts, k as usize);
+        let k = k as usize;
         let mut timings = Timings {
             histogram: p.histogram_time,
             device: p.waited,
@@ -194,7 +236,7 @@ impl Quantizer {
         let mut warnings = p.warnings.clone();
         let exact = p.hist.len() <= k;
         let reserve = p.reserves_transparent(k);
-        let problem = p.problem(reserve, opts);
+        let problem = p.problem(reserve, &self.opts);
 
         progress(Progress::Stage("seed"));
         let t = Instant::now();
@@ -206,25 +248,44 @@ impl Quantizer {
         timings.seed = t.elapsed();
 
         progress(Progress::Stage("kmeans"));
-        let total = p.image.pixels().len() as f64 * (GRID_SCALE as f64).powi(2);
         let mut clustered = if exact {
             cluster::exact(&p.hist.colors)
         } else {
+            let total = p.total();
             self.cluster(&problem, &init, k, total, &mut timings, &mut warnings, progress)?
         };
         warnings.append(&mut clustered.warnings);
-
-        let dither = if exact { 0.0 } else { opts.dither };
-        progress(Progress::Stage(if dither > 0.0 { "dither" } else { "remap" }));
-        let t = Instant::now();
         let (palette, labels) = with_reserved(
             reserve,
             std::mem::take(&mut clustered.palette),
             std::mem::take(&mut clustered.labels),
         );
-        let (mapped, indices_on_gpu) = self.remap(p, &palette, &labels, dither, &mut warnings)?;
+        Ok(Clusters {
+            exact,
+            palette,
+            labels,
+            clustered,
+            timings,
+            warnings,
+        })
+    }
+
+    /// The remap stage: maps every pixel onto the palette of `c` (dithered when the options ask
+    /// for it), and the result.
+    pub(crate) fn finish(
+        &self,
+        p: &Prepared<'_>,
+        c: &Clusters,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Quantized> {
+        let (mut timings, mut warnings) = (c.timings, c.warnings.clone());
+        let dither = if c.exact { 0.0 } else { self.opts.dither };
+        progress(Progress::Stage(if dither > 0.0 { "dither" } else { "remap" }));
+        let t = Instant::now();
+        let (mapped, indices_on_gpu) = self.remap(p, &c.palette, &c.labels, dither, &mut warnings)?;
         timings.remap += t.elapsed();
-        let backend = self.backend_used(p, &clustered, indices_on_gpu);
+        let backend = self.backend_used(p, &c.clustered, indices_on_gpu);
+        let pixels = p.image.pixels().len() as f64;
         Ok(Quantized {
             width: p.image.width(),
             height: p.image.height(),
@@ -232,16 +293,39 @@ impl Quantizer {
             counts: mapped.counts,
             indices: mapped.indices,
             unique_colors: p.hist.len(),
-            iterations: clustered.iterations,
-            converged: clustered.converged,
+            iterations: c.clustered.iterations,
+            converged: c.clustered.converged,
             dithered: dither > 0.0,
-            mse: mapped.sse as f64 / (3.0 * p.image.pixels().len() as f64),
-            alpha_mse: mapped.sse_alpha as f64 / p.image.pixels().len() as f64,
-            objective: clustered.sse.iter().map(|&s| s as f64 / total).collect(),
+            mse: mapped.sse as f64 / (3.0 * pixels),
+            alpha_mse: mapped.sse_alpha as f64 / pixels,
+            objective: c.clustered.sse.iter().map(|&s| s as f64 / p.total()).collect(),
             backend,
             warnings,
             timings,
         })
+    }
+
+    /// The palette of `c` in its final order and the indices of the given rows alone, stacked, on
+    /// the CPU: what [`Quantizer::finish`] would give those rows, for a size estimate that need not
+    /// map the rest. None when the result is dithered (a row's indices then depend on the rows
+    /// above it).
+    pub(crate) fn sampled(
+        &self,
+        p: &Prepared<'_>,
+        c: &Clusters,
+        rows: &[std::ops::Range<usize>],
+    ) -> Option<(Vec<[u8; 4]>, Vec<u8>)> {
+        if !c.exact && self.opts.dither > 0.0 {
+            return None;
+        }
+        let o = remap::order(&p.hist, &c.palette, &c.labels);
+        let w = p.image.width() as usize;
+        let pixels: Vec<[u8; 4]> = rows
+            .iter()
+            .flat_map(|r| &p.image.pixels()[r.start * w..r.end * w])
+            .copied()
+            .collect();
+        Some((o.palette, remap::expand(&p.hist, &pixels, &o.finals)))
     }
 
     /// The cluster stage, on the device when the policy gives one. `total` is the pixel count in

@@ -59,24 +59,49 @@ pub(crate) fn map(
     if dither > 0.0 {
         return Ok(dithered(src, palette, palette_points, labels, dither));
     }
+    let o = order(src.hist, palette, labels);
+    Ok(Mapped {
+        indices: expand(&o.finals)?,
+        palette: o.palette,
+        counts: o.counts,
+        sse: o.sse,
+        sse_alpha: o.sse_alpha,
+    })
+}
+
+/// An undithered mapping before it is spread over the pixels: the palette in its final order and
+/// each unique color's final index.
+pub(crate) struct Ordered {
+    /// The palette, in its final order.
+    pub palette: Vec<[u8; 4]>,
+    /// Pixels using each entry.
+    pub counts: Vec<u64>,
+    /// The final index of each unique color of the histogram.
+    pub finals: Vec<u8>,
+    /// Squared RGB error over all pixels, in 8-bit levels².
+    pub sse: u64,
+    /// Squared alpha error over all pixels, in 8-bit levels².
+    pub sse_alpha: u64,
+}
+
+/// Orders the palette and gives each unique color its final index. Every pixel of a color gets the
+/// same entry, so the counts and the error come from the histogram alone.
+pub(crate) fn order(hist: &Histogram, palette: &[[u8; 4]], labels: &[u8]) -> Ordered {
     let mut counts = vec![0u64; palette.len()];
-    // Every pixel of a color gets the same entry: count and sum the error per color, order the
-    // palette, and only then spread the final indices over the pixels.
     let (mut sse, mut sse_alpha) = (0u64, 0u64);
-    for ((&l, &w), &c) in labels.iter().zip(&src.hist.counts).zip(&src.hist.colors) {
+    for ((&l, &w), &c) in labels.iter().zip(&hist.counts).zip(&hist.colors) {
         counts[l as usize] += w as u64;
         sse += w as u64 * rgb_error(c, palette[l as usize]);
         sse_alpha += w as u64 * alpha_error(c, palette[l as usize]);
     }
     let (palette, counts, map) = order_palette(palette, &counts);
-    let finals: Vec<u8> = labels.iter().map(|&l| map[l as usize]).collect();
-    Ok(Mapped {
+    Ordered {
         palette,
         counts,
-        indices: expand(&finals)?,
+        finals: labels.iter().map(|&l| map[l as usize]).collect(),
         sse,
         sse_alpha,
-    })
+    }
 }
 
 /// The dithered mapping: serpentine Floyd–Steinberg over every pixel ([`dither`]).

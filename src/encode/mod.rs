@@ -149,30 +149,63 @@ const SAMPLE_EVERY: usize = 8;
 const EXACT_BELOW: usize = 1 << 20;
 
 /// An estimate of `encode(q, format, opts).len()` from an eighth of the rows: every eighth block
-/// of 32 rows, stacked into a smaller image of the same width and encoded the same way. The
-/// file of the first row alone stands for the fixed part (headers, palette, tables); the rest
-/// is scaled by the row count. Exact for images under a megapixel or 256 rows. Used to search
-/// for a file size without encoding every try in full.
+/// of 32 rows ([`sampled_rows`]), stacked into a smaller image of the same width and encoded the
+/// same way. The file of the first row alone stands for the fixed part (headers, palette,
+/// tables); the rest is scaled by the row count. Exact for images under a megapixel or 256 rows.
+/// Used to search for a file size without encoding every try in full.
 pub fn estimate(q: &Quantized, format: Format, opts: &EncodeOptions) -> Result<f64> {
-    let (w, h) = (q.width as usize, q.height as usize);
+    let w = q.width as usize;
+    match sampled_rows(q.width, q.height) {
+        None => Ok(encode(q, format, opts)?.len() as f64),
+        Some(rows) => {
+            let sample: Vec<u8> = rows
+                .into_iter()
+                .flat_map(|r| &q.indices[r.start * w..r.end * w])
+                .copied()
+                .collect();
+            estimate_sampled(q.width, q.height, &q.palette, &sample, q.dithered, format, opts)
+        }
+    }
+}
+
+/// The rows [`estimate`] encodes, as ranges of row numbers: every eighth block of 32 rows. None
+/// when the image is small enough to be encoded whole.
+pub(crate) fn sampled_rows(width: u32, height: u32) -> Option<Vec<std::ops::Range<usize>>> {
+    let (w, h) = (width as usize, height as usize);
     if h < SAMPLE_ROWS * SAMPLE_EVERY || w * h < EXACT_BELOW {
-        return Ok(encode(q, format, opts)?.len() as f64);
+        return None;
     }
-    let mut indices = Vec::with_capacity(q.indices.len() / SAMPLE_EVERY + w * SAMPLE_ROWS);
-    for block in q.indices.chunks(w * SAMPLE_ROWS).step_by(SAMPLE_EVERY) {
-        indices.extend_from_slice(block);
-    }
-    let rows = indices.len() / w;
+    Some(
+        (0..h)
+            .step_by(SAMPLE_ROWS * SAMPLE_EVERY)
+            .map(|y| y..(y + SAMPLE_ROWS).min(h))
+            .collect(),
+    )
+}
+
+/// [`estimate`] from the indices of the [`sampled_rows`] alone, stacked, of a `width` x `height`
+/// image with this palette: the caller need not map the other rows.
+pub(crate) fn estimate_sampled(
+    width: u32,
+    height: u32,
+    palette: &[[u8; 4]],
+    sample: &[u8],
+    dithered: bool,
+    format: Format,
+    opts: &EncodeOptions,
+) -> Result<f64> {
+    let w = width as usize;
+    let rows = sample.len() / w.max(1);
     let view = |rows: usize| View {
-        width: q.width,
+        width,
         height: rows as u32,
-        palette: &q.palette,
-        indices: &indices[..rows * w],
-        dithered: q.dithered,
+        palette,
+        indices: &sample[..rows * w],
+        dithered,
     };
     let fixed = view(1).encode(format, opts)?.len() as f64;
-    let sample = view(rows).encode(format, opts)?.len() as f64;
-    Ok(fixed + (sample - fixed).max(0.0) * h as f64 / rows as f64)
+    let sampled = view(rows).encode(format, opts)?.len() as f64;
+    Ok(fixed + (sampled - fixed).max(0.0) * height as f64 / rows as f64)
 }
 
 /// The smallest PNG bit depth that holds `n` palette entries.
