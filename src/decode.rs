@@ -169,7 +169,15 @@ impl Decoded {
 /// color type that does not expand to RGBA, or a header the png crate rejects (the generic path
 /// then reports the error).
 fn decode_png_rgba(bytes: &[u8], max_pixels: u64) -> Option<Result<Decoded>> {
-    let mut d = png::Decoder::new(Cursor::new(bytes));
+    decode_png_rgba_from(Cursor::new(bytes), max_pixels)
+}
+
+/// [`decode_png_rgba`] from any reader of a PNG.
+fn decode_png_rgba_from<R: std::io::BufRead + std::io::Seek>(
+    r: R,
+    max_pixels: u64,
+) -> Option<Result<Decoded>> {
+    let mut d = png::Decoder::new(r);
     d.set_transformations(
         png::Transformations::EXPAND | png::Transformations::ALPHA | png::Transformations::STRIP_16,
     );
@@ -228,6 +236,11 @@ pub fn decode(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions) -> Result<
 }
 
 fn decode_any(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions) -> Result<Decoded> {
+    decode_with(bytes, hint, opts, true)
+}
+
+/// [`decode_any`], with or without the two-thread PNG path.
+fn decode_with(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions, split: bool) -> Result<Decoded> {
     let max_pixels = opts.max_pixels;
     if bytes.is_empty() {
         return Err(Error::Decode("the file is empty".into()));
@@ -236,6 +249,16 @@ fn decode_any(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions) -> Result<
         return decode_jpeg(bytes, opts);
     }
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        // A large 8-bit RGB(A) PNG: inflating and unfiltering on two threads. Anything that goes
+        // wrong there is decoded again below, which says what is wrong in the usual words.
+        if split {
+            let split = crate::png_split::decode_split(bytes, max_pixels, |pipe| {
+                decode_png_rgba_from(pipe, max_pixels)
+            });
+            if let Some(Some(Ok(d))) = split {
+                return Ok(d);
+            }
+        }
         if let Some(r) = decode_png_rgba(bytes, max_pixels) {
             return r;
         }
@@ -305,4 +328,19 @@ pub fn peek_dimensions(path: &std::path::Path) -> Option<(u32, u32)> {
         .ok()?
         .into_dimensions()
         .ok()
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// [`decode`] on one thread, as it was before the two-thread PNG path.
+    pub(crate) fn decode_one_thread(bytes: &[u8]) -> Result<Decoded> {
+        decode_with(bytes, None, &DecodeOptions::default(), false)
+    }
+
+    /// What the two-thread path runs on its second thread.
+    pub(crate) fn decode_from<R: std::io::BufRead + std::io::Seek>(r: R) -> Option<Result<Decoded>> {
+        decode_png_rgba_from(r, DEFAULT_MAX_PIXELS)
+    }
 }

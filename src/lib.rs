@@ -68,6 +68,7 @@ mod options;
 pub mod palette;
 #[cfg(feature = "plot")]
 pub mod plot;
+mod png_split;
 pub mod policy;
 mod quantized;
 mod quantizer;

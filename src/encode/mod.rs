@@ -10,7 +10,6 @@
 
 mod indexed_png;
 
-#[cfg(test)]
 pub(crate) use indexed_png::chunk;
 
 use crate::error::{Error, Result};
