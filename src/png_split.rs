@@ -226,7 +226,10 @@ fn inflate_into(l: &Layout<'_>, tx: &SyncSender<Vec<u8>>) -> Result<(), ()> {
     for c in &l.after {
         tail.extend_from_slice(c.raw);
     }
-    tx.send(tail).map_err(|_| ())
+    // The rows are all sent and checked here; a reader that stopped before the end of the
+    // stream has its own say (an error from it sends the file down the usual path).
+    let _ = tx.send(tail);
+    Ok(())
 }
 
 /// `raw` as stored deflate blocks (not final) in one IDAT chunk.
@@ -257,13 +260,17 @@ pub(crate) fn decode_split<T: Send>(
     let l = layout(bytes, max_pixels)?;
     let (tx, rx) = sync_channel::<Vec<u8>>(IN_FLIGHT);
     std::thread::scope(|s| {
-        let reader = s.spawn(move || {
-            decode(Pipe {
-                rx,
-                buf: Vec::new(),
-                pos: 0,
+        // A thread that cannot be started leaves the file to the one-thread path.
+        let reader = std::thread::Builder::new()
+            .name("png-unfilter".into())
+            .spawn_scoped(s, move || {
+                decode(Pipe {
+                    rx,
+                    buf: Vec::new(),
+                    pos: 0,
+                })
             })
-        });
+            .ok()?;
         let inflated = inflate_into(&l, &tx);
         drop(tx);
         let out = reader.join().ok();
