@@ -114,9 +114,8 @@ impl Tries<'_, '_> {
     fn quantized(&mut self, v: u32) -> Result<&Quantized> {
         let k = self.k_of(v);
         if self.last.as_ref().is_none_or(|(lk, _)| *lk != k) {
-            self.clusters(k)?;
-            let c = &self.clusters[&k];
-            let q = self.quantizer.finish(self.prepared, c, &mut |_| {})?;
+            let (quantizer, prepared) = (self.quantizer, self.prepared);
+            let q = quantizer.finish(prepared, self.clusters(k)?, &mut |_| {})?;
             self.last = Some((k, q));
         }
         match &self.last {
@@ -135,9 +134,9 @@ impl Tries<'_, '_> {
         let (w, h) = (self.prepared.width(), self.prepared.height());
         let mut sample = None;
         if let (true, Some(rows)) = (self.per_value, sampled_rows(w, h)) {
+            let (quantizer, prepared) = (self.quantizer, self.prepared);
             let k = self.k_of(v);
-            self.clusters(k)?;
-            sample = self.quantizer.sampled(self.prepared, &self.clusters[&k], &rows);
+            sample = quantizer.sampled(prepared, self.clusters(k)?, &rows);
         }
         let e = match sample {
             Some((palette, indices)) => estimate_sampled(w, h, &palette, &indices, false, format, &opts)?,
