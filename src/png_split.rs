@@ -14,6 +14,7 @@
 //! else, and any fault found on the way (a bad CRC, a damaged or short stream), returns None so
 //! that the caller decodes the file the usual way, which reports the fault in its own words.
 
+use crate::encode::chunk;
 use std::io::{BufRead, Read, Seek};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
@@ -61,11 +62,6 @@ fn chunks(bytes: &[u8]) -> Option<Vec<Chunk<'_>>> {
 fn crc_ok(c: &Chunk<'_>) -> bool {
     let stored = &c.raw[c.raw.len() - 4..];
     crc32fast::hash(&c.raw[4..c.raw.len() - 4]).to_be_bytes() == stored
-}
-
-/// Appends a chunk (length, type, data, CRC) to `out`.
-fn push_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    crate::encode::chunk(out, kind, data);
 }
 
 /// The layout of a file that can take this path: the chunks before the image data, the IDAT
@@ -170,7 +166,7 @@ fn inflate_into(l: &Layout<'_>, tx: &SyncSender<Vec<u8>>) -> Result<(), ()> {
         head.extend_from_slice(c.raw);
     }
     // The zlib header of a stream of stored blocks.
-    push_chunk(&mut head, b"IDAT", &[0x78, 0x01]);
+    chunk(&mut head, b"IDAT", &[0x78, 0x01]);
     tx.send(head).map_err(|_| ())?;
 
     let mut z = flate2::Decompress::new(true);
@@ -222,7 +218,7 @@ fn inflate_into(l: &Layout<'_>, tx: &SyncSender<Vec<u8>>) -> Result<(), ()> {
     let mut tail = Vec::with_capacity(64);
     let mut end = vec![0x01, 0x00, 0x00, 0xFF, 0xFF];
     end.extend(adler.finish().to_be_bytes());
-    push_chunk(&mut tail, b"IDAT", &end);
+    chunk(&mut tail, b"IDAT", &end);
     for c in &l.after {
         tail.extend_from_slice(c.raw);
     }
@@ -244,7 +240,7 @@ fn stored_idat(raw: &[u8]) -> Vec<u8> {
         data.extend_from_slice(b);
     }
     let mut out = Vec::with_capacity(data.len() + 12);
-    push_chunk(&mut out, b"IDAT", &data);
+    chunk(&mut out, b"IDAT", &data);
     out
 }
 
@@ -328,10 +324,10 @@ mod tests {
             file.extend_from_slice(c.raw);
         }
         for part in data.chunks(idat_size) {
-            push_chunk(&mut file, b"IDAT", part);
+            chunk(&mut file, b"IDAT", part);
         }
-        push_chunk(&mut file, b"tEXt", b"Comment\0after the image data");
-        push_chunk(&mut file, b"IEND", &[]);
+        chunk(&mut file, b"tEXt", b"Comment\0after the image data");
+        chunk(&mut file, b"IEND", &[]);
         file
     }
 
@@ -390,8 +386,8 @@ mod tests {
             out.extend_from_slice(c.raw);
         }
         let z = f(raw);
-        push_chunk(&mut out, b"IDAT", &z);
-        push_chunk(&mut out, b"IEND", &[]);
+        chunk(&mut out, b"IDAT", &z);
+        chunk(&mut out, b"IEND", &[]);
         out
     }
 
