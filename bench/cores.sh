@@ -54,7 +54,7 @@ for p in corpus/kleiber.png corpus/bridge.png; do
     # A limit that needs a real search: 60% of the default output (K=256 or quality 90).
     "$bin" "$p" --backend cpu -q --force -o "$tmp/full.$fmt"
     limit=$(( $(stat -c%s "$tmp/full.$fmt") * 6 / 10 ))
-    "$bin" "$p" --backend cpu --force --json --max-bytes "$limit" -o "$tmp/fit.$fmt" 2>"$tmp/r.json"
+    "$bin" "$p" --backend cpu --force --json --max-bytes "$limit" -o "$tmp/fit.$fmt" >"$tmp/r.json"
     ans=$(python3 -c "import json,sys
 for l in open(sys.argv[1]):
     o=json.loads(l)
@@ -75,7 +75,8 @@ for k in 16 256; do
   for o in "$tmp"/o1/*; do cmp -s "$o" "$tmp/o2/$(basename "$o")" || echo "  DIFFERENT: $(basename "$o")"; done
   for j in 1 ""; do
     /usr/bin/time -f "%M" -o "$tmp/rss" "$bin" "${batch[@]}" -k "$k" --backend cpu -q --force ${j:+-j $j} --out-dir "$tmp/o1"
-    echo "  peak RSS with ${j:+--jobs $j}${j:-the default}: $(( $(cat "$tmp/rss") / 1024 )) MiB"
+    label=${j:+--jobs $j}
+    echo "  peak RSS with ${label:-the default}: $(( $(cat "$tmp/rss") / 1024 )) MiB"
   done
 done
 

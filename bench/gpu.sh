@@ -49,10 +49,12 @@ def run(img, k, backend):
     wall = time.perf_counter() - t
     if p.returncode != 0:
         return wall, None, None
-    return wall, json.loads(p.stdout), open(out, "rb").read()
+    # --json writes one object per input, then a summary: take the file's.
+    rep = next(o for o in map(json.loads, p.stdout.splitlines()) if o.get("kind") == "file")
+    return wall, rep, open(out, "rb").read()
 
-print("| photo | MP | K | auto s | gpu s | cpu s | auto / faster | auto / decode | gpu stages | device start | histogram | k-means | remap | encode | gpu = cpu bytes |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| photo | MP | K | auto s | gpu s | cpu s | auto / faster | auto / decode | auto ran on | gpu stages | device start | histogram | k-means | remap | encode | gpu = cpu bytes |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for img in images:
     for k in ks:
         walls = {"auto": [], "gpu": [], "cpu": []}
@@ -65,7 +67,7 @@ for img in images:
         med = {b: statistics.median(v) for b, v in walls.items()}
         g, c = last["gpu"][0], last["cpu"][0]
         if g is None or c is None:
-            print(f"| {os.path.basename(img)} | | {k} | {med['auto']:.3f} | failed | {med['cpu']:.3f} | | | | | | | | | |")
+            print(f"| {os.path.basename(img)} | | {k} | {med['auto']:.3f} | failed | {med['cpu']:.3f} | | | | | | | | | | |")
             continue
         t = g["timings_ms"]
         decode = statistics.median([last[b][0]["timings_ms"]["decode"] for b in ("cpu",)]) / 1e3
@@ -73,7 +75,7 @@ for img in images:
         same = last["gpu"][1] == last["cpu"][1]
         ds = "-" if t.get("device_start") is None else f"{t['device_start']:.0f}"
         print(f"| {os.path.basename(img)} | {mp:.1f} | {k} | {med['auto']:.3f} | {med['gpu']:.3f} | {med['cpu']:.3f} | "
-              f"{med['auto'] / min(med['gpu'], med['cpu']):.2f} | {med['auto'] / decode:.2f} | {'+'.join(g.get('gpu_stages', [])) or '-'} | "
+              f"{med['auto'] / min(med['gpu'], med['cpu']):.2f} | {med['auto'] / decode:.2f} | {last['auto'][0]['backend'] if last['auto'][0] else 'failed'} | {'+'.join(g.get('gpu_stages', [])) or '-'} | "
               f"{ds} | {t['histogram']:.0f} | {t['kmeans']:.0f} | {t['remap']:.0f} | {t['encode']:.0f} | {'yes' if same else 'NO'} |")
 print()
 print("Times in s are whole-process wall times, medians of", reps, "interleaved runs; stage times (ms) are from the gpu run's --json report;")
