@@ -216,8 +216,44 @@ pub fn check_args(argv: Vec<String>) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Writes wgpu's and the drivers' log records to stderr, each on one line, from `KMQUANT_LOG`'s
+/// level on (error, warn, info, debug or trace).
+struct StderrLog(log::LevelFilter);
+
+impl log::Log for StderrLog {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.level() <= self.0
+    }
+    fn log(&self, r: &log::Record) {
+        if self.enabled(r.metadata()) {
+            let text = r.args().to_string().replace('\n', " ");
+            eprintln!("kmquant log: {} {}: {text}", r.level(), r.target());
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// Installs [`StderrLog`] when `KMQUANT_LOG` names a level; an unknown level is a one-line error.
+fn init_log() -> Result<(), String> {
+    let Some(level) = std::env::var_os("KMQUANT_LOG") else {
+        return Ok(());
+    };
+    let level = level.to_string_lossy();
+    let filter: log::LevelFilter = level
+        .parse()
+        .map_err(|_| format!("KMQUANT_LOG={level} is not a level: use error, warn, info, debug or trace"))?;
+    let logger = Box::leak(Box::new(StderrLog(filter)));
+    log::set_logger(logger).map_err(|e| e.to_string())?;
+    log::set_max_level(filter);
+    Ok(())
+}
+
 /// Parses `argv` (inserting `quantize` for the shorthand) and runs; returns the exit code.
 pub fn main(argv: Vec<String>) -> i32 {
+    if let Err(e) = init_log() {
+        eprintln!("kmquant: {e}");
+        return 2;
+    }
     // A closed pipe (`kmquant ... | head`) ends the process quietly, as for any Unix tool,
     // instead of a panic in println!.
     #[cfg(unix)]

@@ -139,6 +139,39 @@ pub(crate) fn unusable_reason(flags: wgpu::DownlevelFlags, limits: &wgpu::Limits
     (!missing.is_empty()).then(|| missing.join("; "))
 }
 
+/// For an OpenGL adapter, why its context cannot run the kernels, read from the version wgpu
+/// reports in `driver_info`: compute shaders need desktop OpenGL 4.3 or OpenGL ES 3.1. wgpu's GL
+/// backend gets an OpenGL 3.3 context from NVIDIA's EGL driver ("3.3.0 NVIDIA 580.159.04", shading
+/// language 3.30) and still reports compute shaders among its capabilities; opening the device
+/// then fails, as wgpu's own compute pipeline cannot be built for that shading language
+/// ("doesn't support Features(BUFFER_STORAGE | COMPUTE_SHADER ...)", then "Parent device is
+/// lost"). None when the version is high enough or cannot be read.
+pub(crate) fn gl_context_reason(backend: wgpu::Backend, driver_info: &str) -> Option<String> {
+    if backend != wgpu::Backend::Gl {
+        return None;
+    }
+    let (es, rest) = match driver_info.strip_prefix("OpenGL ES ") {
+        Some(rest) => (true, rest),
+        None => (false, driver_info),
+    };
+    let version = rest.split(|c: char| c.is_whitespace() || c == '(').next()?;
+    let mut parts = version.split('.').map(|p| p.parse::<u32>());
+    let (Some(Ok(major)), Some(Ok(minor))) = (parts.next(), parts.next()) else {
+        return None;
+    };
+    let (need, api) = if es {
+        ((3, 1), "OpenGL ES")
+    } else {
+        ((4, 3), "OpenGL")
+    };
+    ((major, minor) < need).then(|| {
+        format!(
+            "an {api} {major}.{minor} context has no compute shaders (they need {api} {}.{})",
+            need.0, need.1
+        )
+    })
+}
+
 /// What the engine would get on a device with these limits (those [`required_limits`] asks for);
 /// `histogram_on_device` holds for images of any size.
 pub(crate) fn engine_fit(adapter: &wgpu::Limits) -> EngineFit {
@@ -158,7 +191,10 @@ pub(crate) fn report(adapter: &wgpu::Adapter) -> AdapterSummary {
     let flags = adapter.get_downlevel_capabilities().flags;
     s.missing_features = missing_features(flags);
     s.missing_limits = missing_limits(&limits);
-    match unusable_reason(flags, &limits) {
+    let info = adapter.get_info();
+    let reason =
+        gl_context_reason(info.backend, &info.driver_info).or_else(|| unusable_reason(flags, &limits));
+    match reason {
         Some(r) => {
             s.usable = false;
             s.reason = Some(r);
@@ -222,6 +258,27 @@ mod tests {
         let flags = wgpu::DownlevelFlags::all() - wgpu::DownlevelFlags::COMPUTE_SHADERS;
         let r = unusable_reason(flags, &wgpu::Limits::default()).unwrap();
         assert!(r.contains("compute shaders"), "{r}");
+    }
+
+    #[test]
+    fn an_opengl_context_below_4_3_or_es_3_1_is_unusable_and_says_why() {
+        use wgpu::Backend::{Gl, Vulkan};
+        // What NVIDIA's EGL driver gave wgpu on an H100 (driver 580.159.04).
+        let r = gl_context_reason(Gl, "3.3.0 NVIDIA 580.159.04").unwrap();
+        assert_eq!(
+            r,
+            "an OpenGL 3.3 context has no compute shaders (they need OpenGL 4.3)"
+        );
+        let r = gl_context_reason(Gl, "OpenGL ES 3.0 Mesa 22.3.6").unwrap();
+        assert!(r.contains("OpenGL ES 3.0") && r.contains("OpenGL ES 3.1"), "{r}");
+        // llvmpipe, as this project's CI sees it, and other contexts with compute shaders.
+        assert_eq!(gl_context_reason(Gl, "4.5 (Core Profile) Mesa 22.3.6"), None);
+        assert_eq!(gl_context_reason(Gl, "4.3.0 NVIDIA 580.159.04"), None);
+        assert_eq!(gl_context_reason(Gl, "OpenGL ES 3.2 NVIDIA 580.159.04"), None);
+        // Other APIs, and versions that cannot be read, are left to the other checks.
+        assert_eq!(gl_context_reason(Vulkan, "3.3.0 NVIDIA"), None);
+        assert_eq!(gl_context_reason(Gl, ""), None);
+        assert_eq!(gl_context_reason(Gl, "NVIDIA"), None);
     }
 
     #[test]
