@@ -9,18 +9,23 @@
 //!   exist (on Linux, a GPU device node; see `src/gpu/adapter.rs`), and only hardware Vulkan,
 //!   Metal or DX12 adapters that pass the engine's checks are taken. Nothing ever waits for it:
 //!   each stage that could use it asks whether it is open *now*, and runs on the CPU if not. A
-//!   stage also stays on the CPU when its work is too small for the GPU's fixed costs (a submit
-//!   and read-back per call, about 0.15 to 0.4 ms on an NVIDIA H100, and the upload):
-//!   - the pixel stages (histogram and per-pixel indices) need [`AUTO_MIN_PIXELS`];
-//!   - k-means needs `unique colors × K` of at least [`AUTO_MIN_KMEANS_WORK`] per iteration.
+//!   stage also stays on the CPU when the GPU would not be faster at it:
+//!   - the pixel stages (histogram and per-pixel indices) need [`AUTO_MIN_PIXELS`] and a CPU
+//!     with at most [`AUTO_GPU_PIXELS_MAX_THREADS`] threads: their cost on a GPU is mostly the
+//!     upload of the pixels, which a CPU pass over them beats from two threads on;
+//!   - k-means needs `unique colors × K` of at least [`AUTO_MIN_KMEANS_WORK`] per iteration (a
+//!     submit and read-back per call costs about 0.15 to 0.4 ms on an NVIDIA H100).
 //!
 //!   So `auto` starts on the CPU and hands over to the device once it is ready: on a machine
 //!   without a GPU it costs nothing, and on one with a GPU it is never slower than the CPU by more
 //!   than the device thread's share of the cores.
 //!
 //!   Opening a device takes 150 to 320 ms on an NVIDIA H100, longer than the whole CPU run for a
-//!   photo below about 8 megapixels. The command line therefore starts the device under `auto`
-//!   only when the run has at least [`AUTO_MIN_RUN_PIXELS`] to do ([`worth_starting`]).
+//!   photo below about 8 megapixels, and an open device costs the process about 40 ms more at
+//!   exit. The command line therefore starts the device under `auto` only when the run has at
+//!   least [`AUTO_MIN_RUN_PIXELS`] to do, and, where the pixel stages stay on the CPU, only when
+//!   K is at least [`AUTO_MIN_K_PER_THREAD`] per CPU thread ([`worth_starting`]): the Lloyd loop
+//!   is then all the device can speed up, and what it saves grows with K over the threads.
 
 use crate::backend::AdapterSummary;
 use crate::error::{Error, Result};
@@ -33,6 +38,13 @@ use std::time::{Duration, Instant};
 /// the upload and the fixed costs outweigh a CPU pass over the pixels.
 pub const AUTO_MIN_PIXELS: u64 = 4_000_000;
 
+/// Most CPU threads with which `auto` runs the pixel stages on the GPU. Measured at 20 MP
+/// (BENCHMARKS.md, "On a real GPU"): on an NVIDIA H100 through Vulkan the histogram and the
+/// per-pixel indices took 3.7 ns per pixel together, 30 to 38 ms of the histogram's 52 to 62 being
+/// the upload; on the CPU they take 4.2 ns on one thread, 3.1 on two and 1.5 on sixteen. The
+/// Lloyd loop is another matter (5 to 20 times faster there), so only these two stay home.
+pub const AUTO_GPU_PIXELS_MAX_THREADS: usize = 1;
+
 /// Smallest `unique colors × K` for which `auto` runs k-means on the GPU. At 2^21 a CPU iteration
 /// with the pruned search takes about as long as one GPU round trip on a many-core machine.
 pub const AUTO_MIN_KMEANS_WORK: u64 = 1 << 21;
@@ -40,10 +52,23 @@ pub const AUTO_MIN_KMEANS_WORK: u64 = 1 << 21;
 /// Fewest pixels in a whole run (one large photo, or a batch) for which `auto` starts a device.
 pub const AUTO_MIN_RUN_PIXELS: u64 = 8_000_000;
 
+/// Fewest palette colors per CPU thread for which `auto` starts a device when the pixel stages
+/// stay on the CPU. Measured on an NVIDIA H100 with 16 threads, 20 MP (BENCHMARKS.md): the device
+/// saved 10 ms of Lloyd loop at K=16 and lost 40 to 50 ms to its start and exit (`auto` 1.11x to
+/// 1.13x the CPU run), saved 25 to 75 ms at K=64 and 85 to 120 ms at K=256.
+pub const AUTO_MIN_K_PER_THREAD: usize = 4;
+
 /// Whether `auto` should start a device for a run over `pixels` pixels in `files` files (a batch
-/// of 16 files or more always qualifies: the one device serves them all).
-pub fn worth_starting(pixels: u64, files: usize) -> bool {
-    pixels >= AUTO_MIN_RUN_PIXELS || files >= 16
+/// of 16 files or more counts as enough pixels: the one device serves them all) at up to `k`
+/// colors, on this process's CPU threads.
+pub fn worth_starting(pixels: u64, files: usize, k: u32) -> bool {
+    worth_starting_on(pixels, files, k, rayon::current_num_threads())
+}
+
+fn worth_starting_on(pixels: u64, files: usize, k: u32, threads: usize) -> bool {
+    let enough = pixels >= AUTO_MIN_RUN_PIXELS || files >= 16;
+    let gains = threads <= AUTO_GPU_PIXELS_MAX_THREADS || k as usize >= AUTO_MIN_K_PER_THREAD * threads;
+    enough && gains
 }
 
 /// A stage that can run on the GPU.
@@ -125,7 +150,7 @@ impl Devices {
                 started.device().map(Some)
             }
             BackendChoice::Auto => match start.get().map(|s| s.device()) {
-                Some(Ok(ctx)) if work >= min_work(stage) => Ok(Some(ctx)),
+                Some(Ok(ctx)) if gpu_pays(stage, work, rayon::current_num_threads()) => Ok(Some(ctx)),
                 Some(Err(e)) if !matches!(e, Error::NoAdapter(_)) => {
                     let w = format!("{e}; using the CPU");
                     if !warnings.contains(&w) {
@@ -136,6 +161,11 @@ impl Devices {
                 _ => Ok(None),
             },
         }
+    }
+
+    /// Whether a device was asked for at all (opening, open, or failed to open).
+    pub fn started(&self) -> bool {
+        self.start.is_some()
     }
 
     /// Whether the device is still opening.
@@ -149,9 +179,42 @@ impl Devices {
     }
 }
 
-fn min_work(stage: Stage) -> u64 {
+/// Whether `auto` runs `stage`, with `work` units, on an open device, given the CPU's threads.
+fn gpu_pays(stage: Stage, work: u64, threads: usize) -> bool {
     match stage {
-        Stage::Pixels => AUTO_MIN_PIXELS,
-        Stage::Kmeans => AUTO_MIN_KMEANS_WORK,
+        Stage::Pixels => work >= AUTO_MIN_PIXELS && threads <= AUTO_GPU_PIXELS_MAX_THREADS,
+        Stage::Kmeans => work >= AUTO_MIN_KMEANS_WORK,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_keeps_the_pixel_stages_on_a_cpu_with_two_threads_or_more() {
+        let big = 20_000_000;
+        assert!(gpu_pays(Stage::Pixels, big, 1));
+        assert!(!gpu_pays(Stage::Pixels, big, 2));
+        assert!(!gpu_pays(Stage::Pixels, big, 16));
+        assert!(!gpu_pays(Stage::Pixels, AUTO_MIN_PIXELS - 1, 1));
+        // k-means goes by its work alone, whatever the threads (the start rule weighs K).
+        for threads in [1, 2, 16] {
+            assert!(gpu_pays(Stage::Kmeans, AUTO_MIN_KMEANS_WORK, threads));
+            assert!(!gpu_pays(Stage::Kmeans, AUTO_MIN_KMEANS_WORK - 1, threads));
+        }
+    }
+
+    #[test]
+    fn auto_starts_a_device_for_enough_pixels_and_enough_colors_per_thread() {
+        let big = AUTO_MIN_RUN_PIXELS;
+        assert!(!worth_starting_on(big - 1, 1, 256, 1));
+        assert!(worth_starting_on(big, 1, 2, 1)); // one thread: the pixel stages go there too
+        assert!(!worth_starting_on(big, 1, 63, 16));
+        assert!(worth_starting_on(big, 1, 64, 16));
+        assert!(worth_starting_on(big, 1, 8, 2));
+        assert!(!worth_starting_on(big, 1, 7, 2));
+        assert!(worth_starting_on(0, 16, 256, 16)); // a batch of 16 files
+        assert!(!worth_starting_on(0, 16, 16, 16));
     }
 }

@@ -149,6 +149,11 @@ impl Quantizer {
         self.devices.opening()
     }
 
+    /// Whether this quantizer asked for a device (it may be opening, open, or have failed).
+    pub fn device_started(&self) -> bool {
+        self.devices.started()
+    }
+
     /// The options.
     pub fn options(&self) -> &Options {
         &self.opts

@@ -105,14 +105,15 @@ def _to_pil(result: KMeans) -> "_PILImage.Image":
     return im
 
 
-def _one_shot_backend(backend: Any, adapter: Any, pixels: Any) -> Any:
+def _one_shot_backend(backend: Any, adapter: Any, pixels: Any, k: Any) -> Any:
     """As the command line does for one file: under "auto" (no adapter pinned), the CPU when the
-    image is too small for a device to pay for its start."""
+    image, or K for this many CPU threads, is too small for a device to pay for its start."""
     if not (isinstance(backend, str) and backend.lower() == "auto") or adapter is not None:
         return backend
     shape = getattr(pixels, "shape", None)
-    if shape is not None and len(shape) >= 2 and shape[0] * shape[1] < AUTO_MIN_RUN_PIXELS:
-        return "cpu"
+    if shape is not None and len(shape) >= 2 and isinstance(k, int) and 1 <= k <= MAX_COLORS:
+        if not _kmquant._worth_starting(int(shape[0]) * int(shape[1]), k):
+            return "cpu"
     return backend
 
 
@@ -181,7 +182,7 @@ def kmeans(
         seed=seed,
         max_iter=max_iter,
         tolerance=tolerance,
-        backend=_one_shot_backend(backend, adapter, pixels),
+        backend=_one_shot_backend(backend, adapter, pixels, k),
         adapter=adapter,
     )
     return q._kmeans(pixels)

@@ -10,6 +10,9 @@ __version__: str
 MAX_COLORS: int
 AUTO_MIN_RUN_PIXELS: int
 
+def _worth_starting(pixels: int, k: int) -> bool:
+    """Whether backend="auto" opens a device for one image of ``pixels`` pixels at ``k`` colors."""
+
 class Error(Exception):
     """Base class of kmquant's own errors (option and file errors are ValueError and OSError)."""
 

@@ -784,6 +784,13 @@ fn adapters(py: Python<'_>) -> PyResult<Py<PyAny>> {
     Ok(list.into_any().unbind())
 }
 
+/// Whether `backend="auto"` should open a device for one image of `pixels` pixels at `k` colors
+/// on this process's CPU threads (the command line's rule for one file).
+#[pyfunction]
+fn _worth_starting(pixels: u64, k: u32) -> bool {
+    kmquant::policy::worth_starting(pixels, 1, k)
+}
+
 #[pymodule]
 fn _kmquant(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -791,6 +798,7 @@ fn _kmquant(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<KMeans>()?;
     m.add_function(wrap_pyfunction!(quantize_file, m)?)?;
     m.add_function(wrap_pyfunction!(adapters, m)?)?;
+    m.add_function(wrap_pyfunction!(_worth_starting, m)?)?;
     m.add("Error", py.get_type::<Error>())?;
     m.add("DecodeError", py.get_type::<DecodeError>())?;
     m.add("EncodeError", py.get_type::<EncodeError>())?;

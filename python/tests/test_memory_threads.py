@@ -102,3 +102,18 @@ def test_two_threads_share_one_quantizer():
     for i, r in enumerate(results):
         assert np.array_equal(r.labels, expected[i % 3].labels)
         assert np.array_equal(r.palette, expected[i % 3].palette)
+
+
+def test_auto_opens_no_device_for_a_small_image_or_too_few_colors_per_thread():
+    from kmquant import _kmquant
+
+    big = kmquant.AUTO_MIN_RUN_PIXELS
+    small = np.zeros((100, 100, 3), np.uint8)
+    assert not _kmquant._worth_starting(big - 1, 256)
+    assert kmquant._one_shot_backend("auto", None, small, 256) == "cpu"
+    # A pinned adapter or an explicit backend is never second-guessed.
+    assert kmquant._one_shot_backend("auto", 0, small, 256) == "auto"
+    assert kmquant._one_shot_backend("gpu", None, small, 256) == "gpu"
+    # More colors never turn a device off: the rule is K per CPU thread.
+    for k in range(1, 256):
+        assert _kmquant._worth_starting(big, k) <= _kmquant._worth_starting(big, k + 1)

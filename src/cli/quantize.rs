@@ -124,8 +124,9 @@ pub fn run(args: &QuantizeArgs) -> Result<i32> {
     }
     batch.finish(run_start.elapsed())?;
     let code = if batch.failed > 0 { 1 } else { 0 };
-    if quantizer.device_opening() {
-        // Every output is written; nothing the device thread does matters any more.
+    if quantizer.device_started() {
+        // Every output is written and closed; nothing the device does matters any more. Tearing
+        // it down (or waiting for it to finish opening) took about 40 ms on an NVIDIA H100.
         super::exit_now(code);
     }
     Ok(code)
@@ -176,8 +177,9 @@ fn plan_all<'a>(args: &'a QuantizeArgs, inputs: &'a [Input], several: bool) -> R
 }
 
 /// The backend for the run: `auto` with `--adapter` is `gpu` (a pinned adapter is used, not
-/// second-guessed); `auto` becomes `cpu` when the inputs are too small for a device to pay for
-/// its start ([`crate::policy::worth_starting`]); headers are read, not images.
+/// second-guessed); `auto` becomes `cpu` when the inputs are too small, or K too small for this
+/// many CPU threads, for a device to pay for its start ([`crate::policy::worth_starting`]);
+/// headers are read, not images.
 pub(crate) fn run_backend(args: &QuantizeArgs, inputs: &[Input]) -> BackendChoice {
     match (args.backend, &args.kmeans.adapter) {
         (BackendArg::Auto, Some(_)) => return BackendChoice::Gpu,
@@ -193,7 +195,7 @@ pub(crate) fn run_backend(args: &QuantizeArgs, inputs: &[Input]) -> BackendChoic
         .map(|(w, h)| w as u64 * h as u64)
         .sum();
     let stdin = inputs.iter().any(|i| i.path == "-");
-    if stdin || crate::policy::worth_starting(pixels, files) {
+    if stdin || crate::policy::worth_starting(pixels, files, args.kmeans.k) {
         BackendChoice::Auto
     } else {
         BackendChoice::Cpu
