@@ -216,13 +216,15 @@ pub fn check_args(argv: Vec<String>) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Writes wgpu's and the drivers' log records to stderr, each on one line, from `KMQUANT_LOG`'s
-/// level on (error, warn, info, debug or trace).
-struct StderrLog(log::LevelFilter);
+/// Writes wgpu's and the drivers' log records to stderr, each on one line, from the level
+/// `KMQUANT_LOG` names on (error, warn, info, debug or trace).
+struct StderrLog;
+
+static STDERR_LOG: StderrLog = StderrLog;
 
 impl log::Log for StderrLog {
     fn enabled(&self, m: &log::Metadata) -> bool {
-        m.level() <= self.0
+        m.level() <= log::max_level()
     }
     fn log(&self, r: &log::Record) {
         if self.enabled(r.metadata()) {
@@ -233,7 +235,8 @@ impl log::Log for StderrLog {
     fn flush(&self) {}
 }
 
-/// Installs [`StderrLog`] when `KMQUANT_LOG` names a level; an unknown level is a one-line error.
+/// Installs [`StderrLog`] when `KMQUANT_LOG` names a level (again on a later call in the same
+/// process, with that call's level); an unknown level is a one-line error.
 fn init_log() -> Result<(), String> {
     let Some(level) = std::env::var_os("KMQUANT_LOG") else {
         return Ok(());
@@ -242,8 +245,8 @@ fn init_log() -> Result<(), String> {
     let filter: log::LevelFilter = level
         .parse()
         .map_err(|_| format!("KMQUANT_LOG={level} is not a level: use error, warn, info, debug or trace"))?;
-    let logger = Box::leak(Box::new(StderrLog(filter)));
-    log::set_logger(logger).map_err(|e| e.to_string())?;
+    // Fails only when a logger is already installed: this one, from an earlier call.
+    let _ = log::set_logger(&STDERR_LOG);
     log::set_max_level(filter);
     Ok(())
 }
