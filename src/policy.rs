@@ -67,7 +67,7 @@ pub fn worth_starting(pixels: u64, files: usize, k: u32) -> bool {
 
 fn worth_starting_on(pixels: u64, files: usize, k: u32, threads: usize) -> bool {
     let enough = pixels >= AUTO_MIN_RUN_PIXELS || files >= 16;
-    let gains = threads <= AUTO_GPU_PIXELS_MAX_THREADS || k as usize >= AUTO_MIN_K_PER_THREAD * threads;
+    let gains = pixel_stages_may_use_gpu(threads) || k as usize >= AUTO_MIN_K_PER_THREAD * threads;
     enough && gains
 }
 
@@ -179,10 +179,16 @@ impl Devices {
     }
 }
 
+/// Whether `auto` may run the pixel stages on a device with this many CPU threads; when not, the
+/// Lloyd loop is all a device can speed up, which is what the start rule weighs.
+fn pixel_stages_may_use_gpu(threads: usize) -> bool {
+    threads <= AUTO_GPU_PIXELS_MAX_THREADS
+}
+
 /// Whether `auto` runs `stage`, with `work` units, on an open device, given the CPU's threads.
 fn gpu_pays(stage: Stage, work: u64, threads: usize) -> bool {
     match stage {
-        Stage::Pixels => work >= AUTO_MIN_PIXELS && threads <= AUTO_GPU_PIXELS_MAX_THREADS,
+        Stage::Pixels => work >= AUTO_MIN_PIXELS && pixel_stages_may_use_gpu(threads),
         Stage::Kmeans => work >= AUTO_MIN_KMEANS_WORK,
     }
 }

@@ -564,33 +564,33 @@ fn adapters_say_what_will_run_and_why_not() {
 
 #[test]
 fn kmquant_log_prints_the_drivers_log_and_refuses_an_unknown_level() {
-    let out = kmquant()
-        .arg("adapters")
-        .env("KMQUANT_LOG", "debug")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    // `kmquant adapters` with KMQUANT_LOG set to `level`, or unset: (exit code, stderr).
+    let adapters = |level: Option<&str>| {
+        let mut cmd = kmquant();
+        cmd.arg("adapters");
+        match level {
+            Some(l) => cmd.env("KMQUANT_LOG", l),
+            None => cmd.env_remove("KMQUANT_LOG"),
+        };
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = adapters(Some("debug"));
+    assert_eq!(code, Some(0), "{err}");
     assert!(
         err.lines().any(|l| l.starts_with("kmquant log: DEBUG wgpu")),
         "{err}"
     );
-    let out = kmquant()
-        .arg("adapters")
-        .env("KMQUANT_LOG", "loud")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2));
+    let (code, err) = adapters(Some("loud"));
+    assert_eq!(code, Some(2));
     assert_eq!(
         err.trim(),
         "kmquant: KMQUANT_LOG=loud is not a level: use error, warn, info, debug or trace"
     );
     // Without it, nothing of the kind.
-    let out = kmquant()
-        .arg("adapters")
-        .env_remove("KMQUANT_LOG")
-        .output()
-        .unwrap();
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("kmquant log:"));
+    let (_, err) = adapters(None);
+    assert!(!err.contains("kmquant log:"));
 }
