@@ -4,11 +4,13 @@
 //!   bits), a tRNS chunk only when some entry is not opaque (cut after the last such entry), no
 //!   row filter (filters rarely help palette indices), deflated on every core (see
 //!   `indexed_png.rs`).
-//! - GIF: one frame with a global palette. GIF transparency is on/off, so entries with alpha
-//!   below 128 become the single transparent index and others are shown opaque.
+//! - GIF: one frame with a global palette, its LZW coded on every core (see `lzw.rs`). GIF
+//!   transparency is on/off, so entries with alpha below 128 become the single transparent
+//!   index and others are shown opaque.
 //! - JPEG: the palette colors at the given quality (1..=100); alpha is dropped.
 
 mod indexed_png;
+mod lzw;
 
 pub(crate) use indexed_png::chunk;
 
@@ -268,23 +270,31 @@ fn gif(q: &View<'_>) -> Result<Vec<u8>> {
     let mut pal: Vec<u8> = q.palette.iter().flat_map(|c| [c[0], c[1], c[2]]).collect();
     pal.resize(size * 3, 0);
     let transparent = q.palette.iter().position(|c| c[3] < 128);
-    let mut indices = q.indices.to_vec();
-    if let Some(t) = transparent {
-        // Every entry GIF cannot show as translucent maps to the one transparent index.
-        let map: Vec<u8> = q
-            .palette
-            .iter()
-            .enumerate()
-            .map(|(i, c)| if c[3] < 128 { t as u8 } else { i as u8 })
-            .collect();
-        indices.iter_mut().for_each(|i| *i = map[*i as usize]);
-    }
+    let indices: std::borrow::Cow<'_, [u8]> = match transparent {
+        None => q.indices.into(),
+        Some(t) => {
+            // Every entry GIF cannot show as translucent maps to the one transparent index.
+            let map: Vec<u8> = q
+                .palette
+                .iter()
+                .enumerate()
+                .map(|(i, c)| if c[3] < 128 { t as u8 } else { i as u8 })
+                .collect();
+            q.indices.iter().map(|&i| map[i as usize]).collect()
+        }
+    };
+    let min_code_size = lzw::min_code_size(q.palette.len());
+    let mut frame = gif::Frame {
+        width: w,
+        height: h,
+        transparent: transparent.map(|t| t as u8),
+        ..Default::default()
+    };
+    frame.buffer = std::borrow::Cow::Owned(lzw::encode(&indices, min_code_size));
     let mut out = Vec::new();
     {
         let mut enc = gif::Encoder::new(&mut out, w, h, &pal).map_err(enc_err)?;
-        let mut frame = gif::Frame::from_indexed_pixels(w, h, indices, transparent.map(|t| t as u8));
-        frame.palette = None;
-        enc.write_frame(&frame).map_err(enc_err)?;
+        enc.write_lzw_pre_encoded_frame(&frame).map_err(enc_err)?;
     }
     Ok(out)
 }
