@@ -5,21 +5,26 @@
 //! gives a file a fraction of a percent smaller. The search returns what trying every value
 //! would, at the cost of a few tries:
 //!
-//! 1. Estimates ([`crate::encode::estimate`], from an eighth of the rows) locate the boundary:
-//!    the top value first, then a power-law guess, then secant steps on log(size) against
-//!    log(value), always inside the bracket.
-//! 2. Down from there, in full, to the first value that fits.
-//! 3. Up from there. The estimates are scaled by the ratio of exact to estimated size at the
-//!    values encoded in full; that removes most of their error, which is mostly a bias of the
-//!    image (kleiber at K 33 to 39: within 0.3% after scaling). A value whose scaled estimate is
-//!    within a margin of the limit (three times the largest error left at the exact values, at
-//!    least 1%) is encoded in full; others are passed by their estimate. The walk stops when the
-//!    scaled estimate is further over the limit than any drop in size to a later value could
-//!    undo ([`dip_bound`]). That bound is fitted, with half again as much margin, to the largest
-//!    drops from one value to the next measured with `examples/size_curve.rs` over the small and
-//!    medium corpus photos (every K to 256) and two large ones (K to 128): in K they shrink as K
-//!    grows (3.11% at K 6 on bridge, 3.35% at 20 on astronaut, 2.32% at 26, under 1% from K 37
-//!    on), in JPEG quality they are at most 0.08%.
+//! 1. Estimates locate the boundary: a try at K = 32 first (or the top value when it is lower,
+//!    and for JPEG quality), then a power-law guess, then secant steps on log(size) against
+//!    log(value), always inside the bracket; the top value only when the guesses reach it. The
+//!    value found is encoded in full.
+//! 2. Up by estimate from there, until the estimate is further over the limit than any drop in
+//!    size to a later value could undo ([`dip_bound`]). That bound is fitted, with half again as
+//!    much margin, to the largest drops from one value to the next measured with
+//!    `examples/size_curve.rs` over the small and medium corpus photos (every K to 256) and two
+//!    large ones (K to 128): in K they shrink as K grows (3.11% at K 6 on bridge, 3.35% at 20 on
+//!    astronaut, 2.32% at 26, under 1% from K 37 on), in JPEG quality they are at most 0.08%.
+//! 3. Down from there to the first value whose file fits. The estimates are scaled by the ratio
+//!    of exact to estimated size at the values encoded in full; that removes most of their
+//!    error, which is mostly a bias of the image (kleiber at K 33 to 39: within 0.3% after
+//!    scaling). A value whose scaled estimate is within a margin of the limit (three times the
+//!    largest error left at the exact values, at least 1%) is encoded in full; others are passed
+//!    by their estimate.
+//!
+//! PNG and JPEG estimates ([`crate::encode::estimate`]) encode an eighth of the rows. A GIF
+//! estimate is the file itself: its LZW runs on every core in less time than the pixels take to
+//! map, so GIF needs no margin and no second encode. Images under a megapixel are encoded whole.
 //!
 //! Each K is clustered once (the clusters of the latest few are kept), an estimate maps only the
 //! rows it encodes, and only values encoded in full are mapped whole.
@@ -124,10 +129,32 @@ impl Tries<'_, '_> {
         }
     }
 
-    /// `v`'s estimated size. For PNG and GIF without dithering only the sampled rows are mapped.
+    /// How the size grows with the value, as the power of a power law: from K = 32 to the K near
+    /// 60% of the K = 256 file, 0.51 for PNG and 0.6 for GIF on bridge and kleiber; 0.45 for JPEG
+    /// quality.
+    fn growth(&self) -> f64 {
+        match self.format {
+            Format::Png => 0.5,
+            Format::Gif => 0.6,
+            Format::Jpeg => 0.45,
+        }
+    }
+
+    /// Whether an estimate is the exact size: for GIF, whose LZW on every core costs little
+    /// more than mapping the pixels, and for images too small to sample.
+    fn exact_estimates(&self) -> bool {
+        self.format == Format::Gif || sampled_rows(self.prepared.width(), self.prepared.height()).is_none()
+    }
+
+    /// `v`'s estimated size. For PNG without dithering only the sampled rows are mapped.
     fn estimate(&mut self, v: u32) -> Result<f64> {
         if let Some(&e) = self.estimates.get(&v) {
             return Ok(e);
+        }
+        if self.exact_estimates() {
+            let n = self.exact(v)? as f64;
+            self.estimates.insert(v, n);
+            return Ok(n);
         }
         let opts = (self.options)(v);
         let format = self.format;
@@ -142,6 +169,7 @@ impl Tries<'_, '_> {
             Some((palette, indices)) => estimate_sampled(w, h, &palette, &indices, false, format, &opts)?,
             None => estimate(self.quantized(v)?, format, &opts)?,
         };
+        log::debug!("fit: {v} estimated at {e:.0} bytes");
         self.estimates.insert(v, e);
         Ok(e)
     }
@@ -156,6 +184,7 @@ impl Tries<'_, '_> {
         let bytes = encode(self.quantized(v)?, format, &opts)?;
         let n = bytes.len() as u64;
         let fits = n <= self.max;
+        log::debug!("fit: {v} encoded in full: {n} bytes");
         self.exact.insert(v, (n, fits.then_some(bytes)));
         if fits && self.kept.as_ref().is_none_or(|(kv, _)| *kv < v) {
             self.kept = Some((v, self.quantized(v)?.clone()));
@@ -168,6 +197,9 @@ impl Tries<'_, '_> {
     /// left at those values, and at least 1%.
     fn calibrated(&mut self, v: u32) -> Result<(f64, f64)> {
         let e = self.estimate(v)?;
+        if self.exact_estimates() {
+            return Ok((e, 0.0));
+        }
         let ratios: Vec<f64> = self
             .exact
             .iter()
@@ -182,22 +214,35 @@ impl Tries<'_, '_> {
     }
 }
 
+/// The value the boundary search tries first when it is below the top one: clustering costs
+/// grow with K, so a low first try is cheap, and the power law from it lands near the boundary.
+const FIRST_TRY: u32 = 32;
+
 /// Where the estimates put the boundary: the largest value in `lo..=hi` whose estimate fits
-/// (or `lo`). Starts from `hi` and a power-law guess (size grows about as value^0.45), then
-/// secant steps on log(size) against log(value) through the two latest points, always inside
-/// the bracket.
+/// (or `lo`). Starts from `hi` when it is at most [`FIRST_TRY`] (and for JPEG quality, where a
+/// try costs the same anywhere), otherwise from [`FIRST_TRY`]; then a power-law guess
+/// ([`Tries::growth`]), then secant steps on log(size) against log(value) through the
+/// two latest points (the power law from the latest when they are out of order), always inside
+/// the bracket. `hi` is tried only when the guesses reach it.
 fn boundary(tries: &mut Tries<'_, '_>, lo: u32, hi: u32) -> Result<u32> {
     let max = tries.max as f64;
-    let eh = tries.estimate(hi)?;
-    if eh <= max {
+    let first = if tries.per_value {
+        hi.min(FIRST_TRY).max(lo)
+    } else {
+        hi
+    };
+    let ef = tries.calibrated(first)?.0;
+    if ef <= max && first == hi {
         return Ok(hi);
     }
-    let (mut a, mut b) = (lo, hi);
-    let mut last = (hi, eh);
-    let mut guess = (hi as f64 * (max / eh).powf(1.0 / 0.45)).round() as u32;
+    // est(a) fits (or a is lo); est(b) does not (or b is past hi: not tried yet).
+    let (mut a, mut b) = if ef <= max { (first, hi + 1) } else { (lo, first) };
+    let mut last = (first, ef);
+    let growth = tries.growth();
+    let mut guess = (first as f64 * (max / ef).powf(1.0 / growth)).round() as u32;
     while b - a > 1 {
         let m = guess.clamp(a + 1, b - 1);
-        let em = tries.estimate(m)?;
+        let em = tries.calibrated(m)?.0;
         if em <= max {
             a = m;
         } else {
@@ -208,7 +253,13 @@ fn boundary(tries: &mut Tries<'_, '_>, lo: u32, hi: u32) -> Result<u32> {
         guess = if slope.is_finite() && slope > 0.01 {
             (lm + (max.ln() - em.ln()) / slope).exp().round() as u32
         } else {
-            ((a as f64 * b as f64).sqrt()).round() as u32
+            // Two estimates out of order (sizes are not monotone): the power law from the latest.
+            let g = (m as f64 * (max / em).powf(1.0 / growth)).round() as u32;
+            match g.cmp(&m) {
+                std::cmp::Ordering::Equal if em > max => m - 1,
+                std::cmp::Ordering::Equal => m + 1,
+                _ => g,
+            }
         };
         last = (m, em);
     }
@@ -218,10 +269,28 @@ fn boundary(tries: &mut Tries<'_, '_>, lo: u32, hi: u32) -> Result<u32> {
 /// The largest value in `lo..=hi` whose file fits in `tries.max` bytes (see the module docs).
 fn search(tries: &mut Tries<'_, '_>, lo: u32, hi: u32) -> Result<u32> {
     let max = tries.max as f64;
-    // Down, in full, to the first value that fits.
-    let mut v = boundary(tries, lo, hi)?;
-    while tries.exact(v)? > tries.max {
-        if v == lo {
+    // Where the estimates put the boundary; that value in full calibrates the estimates near it.
+    let v = boundary(tries, lo, hi)?;
+    tries.exact(v)?;
+    // Up by estimate until no later value can fit: the calibrated estimate is further over the
+    // limit than any drop in size could undo.
+    let mut top = v;
+    while top < hi {
+        let (ce, eps) = tries.calibrated(top + 1)?;
+        if ce > max * (1.0 + dip_bound(top + 1, tries.per_value) + eps) {
+            break;
+        }
+        top += 1;
+    }
+    // Down from there to the first value whose file fits, encoding in full only the values whose
+    // calibrated estimate leaves a chance (and the lowest, to say how big it is).
+    let mut u = top;
+    loop {
+        let (ce, eps) = tries.calibrated(u)?;
+        if (u == lo || ce <= max * (1.0 + eps)) && tries.exact(u)? <= tries.max {
+            return Ok(u);
+        }
+        if u == lo {
             return Err(Error::DoesNotFit {
                 max: tries.max,
                 smallest: tries.exact(lo)?,
@@ -232,22 +301,8 @@ fn search(tries: &mut Tries<'_, '_>, lo: u32, hi: u32) -> Result<u32> {
                 },
             });
         }
-        v -= 1;
+        u -= 1;
     }
-    // Up: in full where the calibrated estimate leaves a chance, by estimate alone elsewhere,
-    // until the estimate is further over than any drop could undo.
-    let mut best = v;
-    for u in v + 1..=hi {
-        let (ce, eps) = tries.calibrated(u)?;
-        if ce <= max * (1.0 + eps) {
-            if tries.exact(u)? <= tries.max {
-                best = u;
-            }
-        } else if ce > max * (1.0 + dip_bound(u, tries.per_value) + eps) {
-            break;
-        }
-    }
-    Ok(best)
 }
 
 impl Quantizer {

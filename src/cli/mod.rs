@@ -216,11 +216,13 @@ pub fn check_args(argv: Vec<String>) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Writes wgpu's and the drivers' log records to stderr, each on one line, from the level
-/// `KMQUANT_LOG` names on (error, warn, info, debug or trace).
+/// Writes wgpu's, the drivers' and the library's log records to stderr, each on one line with
+/// the seconds since the logger was installed, from the level `KMQUANT_LOG` names on (error,
+/// warn, info, debug or trace).
 struct StderrLog;
 
 static STDERR_LOG: StderrLog = StderrLog;
+static LOG_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 impl log::Log for StderrLog {
     fn enabled(&self, m: &log::Metadata) -> bool {
@@ -229,7 +231,11 @@ impl log::Log for StderrLog {
     fn log(&self, r: &log::Record) {
         if self.enabled(r.metadata()) {
             let text = r.args().to_string().replace('\n', " ");
-            eprintln!("kmquant log: {} {}: {text}", r.level(), r.target());
+            let t = LOG_START
+                .get_or_init(std::time::Instant::now)
+                .elapsed()
+                .as_secs_f64();
+            eprintln!("kmquant log: {t:.3}s {} {}: {text}", r.level(), r.target());
         }
     }
     fn flush(&self) {}
@@ -245,6 +251,7 @@ fn init_log() -> Result<(), String> {
     let filter: log::LevelFilter = level
         .parse()
         .map_err(|_| format!("KMQUANT_LOG={level} is not a level: use error, warn, info, debug or trace"))?;
+    LOG_START.get_or_init(std::time::Instant::now);
     // Fails only when a logger is already installed: this one, from an earlier call.
     let _ = log::set_logger(&STDERR_LOG);
     log::set_max_level(filter);
