@@ -169,15 +169,7 @@ impl Decoded {
 /// color type that does not expand to RGBA, or a header the png crate rejects (the generic path
 /// then reports the error).
 fn decode_png_rgba(bytes: &[u8], max_pixels: u64) -> Option<Result<Decoded>> {
-    decode_png_rgba_from(Cursor::new(bytes), max_pixels)
-}
-
-/// [`decode_png_rgba`] from any reader of a PNG.
-fn decode_png_rgba_from<R: std::io::BufRead + std::io::Seek>(
-    r: R,
-    max_pixels: u64,
-) -> Option<Result<Decoded>> {
-    let mut d = png::Decoder::new(r);
+    let mut d = png::Decoder::new(Cursor::new(bytes));
     d.set_transformations(
         png::Transformations::EXPAND | png::Transformations::ALPHA | png::Transformations::STRIP_16,
     );
@@ -220,6 +212,29 @@ fn decode_png_rgba_from<R: std::io::BufRead + std::io::Seek>(
     }))
 }
 
+/// A large 8-bit RGB(A) PNG decoded on two threads ([`crate::png_split`]), the png crate
+/// reading its header and color chunks as [`decode_png_rgba`] does. None when the file does not
+/// take that path (an RGB image with a tRNS color key included) or a fault was found in it.
+fn decode_png_split(bytes: &[u8], max_pixels: u64) -> Option<Decoded> {
+    let reader = png::Decoder::new(Cursor::new(bytes)).read_info().ok()?;
+    let info = reader.info();
+    if info.exif_metadata.is_some() || info.trns.is_some() {
+        return None;
+    }
+    let color = format!("{:?}{}", info.color_type, info.bit_depth as u8);
+    let metadata = crate::Metadata::from_png_info(info);
+    let (width, height, pixels) = crate::png_split::decode_split(bytes, max_pixels)?;
+    Some(Decoded {
+        width,
+        height,
+        pixels: bytemuck::cast_vec(pixels),
+        format: "Png".into(),
+        color,
+        damage: None,
+        metadata,
+    })
+}
+
 /// Decodes `bytes` (the format is detected from the content, `hint` being a file name whose
 /// extension is used when detection fails). Refuses images over `opts.max_pixels` before
 /// decoding, damaged ones (see the module docs), and images without pixels (a zero width or
@@ -252,10 +267,7 @@ fn decode_with(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions, split: bo
         // A large 8-bit RGB(A) PNG: inflating and unfiltering on two threads. Anything that goes
         // wrong there is decoded again below, which says what is wrong in the usual words.
         if split {
-            let split = crate::png_split::decode_split(bytes, max_pixels, |pipe| {
-                decode_png_rgba_from(pipe, max_pixels)
-            });
-            if let Some(Some(Ok(d))) = split {
+            if let Some(d) = decode_png_split(bytes, max_pixels) {
                 return Ok(d);
             }
         }
@@ -339,8 +351,8 @@ pub(crate) mod tests_support {
         decode_with(bytes, None, &DecodeOptions::default(), false)
     }
 
-    /// What the two-thread path runs on its second thread.
-    pub(crate) fn decode_from<R: std::io::BufRead + std::io::Seek>(r: R) -> Option<Result<Decoded>> {
-        decode_png_rgba_from(r, DEFAULT_MAX_PIXELS)
+    /// The two-thread path alone: None when the file does not take it.
+    pub(crate) fn decode_split(bytes: &[u8]) -> Option<Decoded> {
+        decode_png_split(bytes, DEFAULT_MAX_PIXELS)
     }
 }

@@ -12,6 +12,7 @@
 mod indexed_png;
 mod lzw;
 
+#[cfg(test)]
 pub(crate) use indexed_png::chunk;
 
 use crate::error::{Error, Result};
