@@ -119,6 +119,7 @@ fn decode_jpeg_with(bytes: &[u8], opts: &DecodeOptions, strict: bool) -> Result<
         color,
         damage: None,
         metadata,
+        counted: Default::default(),
     })
 }
 
@@ -150,12 +151,14 @@ pub struct Decoded {
     pub damage: Option<String>,
     /// The ICC profile, PNG color chunks and pixel density, for the output.
     pub metadata: crate::Metadata,
+    /// The count of the colors, when the decoder made it ([`decode_counting`]).
+    pub(crate) counted: crate::histogram::Counted,
 }
 
 impl Decoded {
     /// The pixels as an [`ImageRef`](crate::ImageRef), ready for [`quantize`](crate::quantize).
     pub fn image(&self) -> Result<crate::ImageRef<'_>> {
-        crate::ImageRef::new(self.width, self.height, &self.pixels)
+        Ok(crate::ImageRef::new(self.width, self.height, &self.pixels)?.with_counted(&self.counted))
     }
 
     /// True when some pixel has alpha below 255 (a scan of the pixels, on demand).
@@ -209,13 +212,14 @@ fn decode_png_rgba(bytes: &[u8], max_pixels: u64) -> Option<Result<Decoded>> {
         color,
         damage: None,
         metadata,
+        counted: Default::default(),
     }))
 }
 
 /// A large 8-bit RGB(A) PNG decoded on two threads ([`crate::png_split`]), the png crate
 /// reading its header and color chunks as [`decode_png_rgba`] does. None when the file does not
 /// take that path (an RGB image with a tRNS color key included) or a fault was found in it.
-fn decode_png_split(bytes: &[u8], max_pixels: u64) -> Option<Decoded> {
+fn decode_png_split(bytes: &[u8], max_pixels: u64, count: bool) -> Option<Decoded> {
     let reader = png::Decoder::new(Cursor::new(bytes)).read_info().ok()?;
     let info = reader.info();
     if info.exif_metadata.is_some() || info.trns.is_some() {
@@ -223,15 +227,16 @@ fn decode_png_split(bytes: &[u8], max_pixels: u64) -> Option<Decoded> {
     }
     let color = format!("{:?}{}", info.color_type, info.bit_depth as u8);
     let metadata = crate::Metadata::from_png_info(info);
-    let (width, height, pixels) = crate::png_split::decode_split(bytes, max_pixels)?;
+    let split = crate::png_split::decode_split(bytes, max_pixels, count)?;
     Some(Decoded {
-        width,
-        height,
-        pixels: bytemuck::cast_vec(pixels),
+        width: split.width,
+        height: split.height,
+        pixels: bytemuck::cast_vec(split.pixels),
         format: "Png".into(),
         color,
         damage: None,
         metadata,
+        counted: crate::histogram::Counted::new(split.counts),
     })
 }
 
@@ -240,7 +245,26 @@ fn decode_png_split(bytes: &[u8], max_pixels: u64) -> Option<Decoded> {
 /// decoding, damaged ones (see the module docs), and images without pixels (a zero width or
 /// height, which some GIF and TIFF headers declare).
 pub fn decode(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions) -> Result<Decoded> {
-    let d = decode_any(bytes, hint, opts)?;
+    decode_checked(bytes, hint, opts, Path::Split)
+}
+
+/// [`decode`], and for a PNG that takes the two-thread path, the count of its colors for the
+/// histogram stage, made while the second thread unfilters ([`crate::png_split`]): the
+/// quantizer then counts nothing again. For the command line, which never alters the pixels.
+pub(crate) fn decode_counting(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions) -> Result<Decoded> {
+    decode_checked(bytes, hint, opts, Path::SplitCounting)
+}
+
+/// How a large 8-bit RGB(A) PNG is decoded.
+#[derive(Clone, Copy, PartialEq)]
+enum Path {
+    OneThread,
+    Split,
+    SplitCounting,
+}
+
+fn decode_checked(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions, path: Path) -> Result<Decoded> {
+    let d = decode_with(bytes, hint, opts, path)?;
     if d.width == 0 || d.height == 0 {
         return Err(Error::Decode(format!(
             "the image has no pixels ({}x{})",
@@ -250,12 +274,8 @@ pub fn decode(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions) -> Result<
     Ok(d)
 }
 
-fn decode_any(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions) -> Result<Decoded> {
-    decode_with(bytes, hint, opts, true)
-}
-
-/// [`decode_any`], with or without the two-thread PNG path.
-fn decode_with(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions, split: bool) -> Result<Decoded> {
+/// [`decode`], with or without the two-thread PNG path.
+fn decode_with(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions, path: Path) -> Result<Decoded> {
     let max_pixels = opts.max_pixels;
     if bytes.is_empty() {
         return Err(Error::Decode("the file is empty".into()));
@@ -266,8 +286,8 @@ fn decode_with(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions, split: bo
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         // A large 8-bit RGB(A) PNG: inflating and unfiltering on two threads. Anything that goes
         // wrong there is decoded again below, which says what is wrong in the usual words.
-        if split {
-            if let Some(d) = decode_png_split(bytes, max_pixels) {
+        if path != Path::OneThread {
+            if let Some(d) = decode_png_split(bytes, max_pixels, path == Path::SplitCounting) {
                 return Ok(d);
             }
         }
@@ -328,6 +348,7 @@ fn decode_with(bytes: &[u8], hint: Option<&str>, opts: &DecodeOptions, split: bo
         color,
         damage: None,
         metadata,
+        counted: Default::default(),
     })
 }
 
@@ -348,11 +369,16 @@ pub(crate) mod tests_support {
 
     /// [`decode`] on one thread, as it was before the two-thread PNG path.
     pub(crate) fn decode_one_thread(bytes: &[u8]) -> Result<Decoded> {
-        decode_with(bytes, None, &DecodeOptions::default(), false)
+        decode_with(bytes, None, &DecodeOptions::default(), Path::OneThread)
     }
 
     /// The two-thread path alone: None when the file does not take it.
     pub(crate) fn decode_split(bytes: &[u8]) -> Option<Decoded> {
-        decode_png_split(bytes, DEFAULT_MAX_PIXELS)
+        decode_png_split(bytes, DEFAULT_MAX_PIXELS, false)
+    }
+
+    /// The two-thread path, counting the colors: None when the file does not take it.
+    pub(crate) fn decode_split_counting(bytes: &[u8]) -> Option<Decoded> {
+        decode_png_split(bytes, DEFAULT_MAX_PIXELS, true)
     }
 }

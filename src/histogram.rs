@@ -8,7 +8,9 @@
 //!
 //! Opaque images of a megapixel and more: a count table over the 2^24 RGB values, then
 //! compaction in key order; on the GPU by `shaders/histogram.wgsl`, on the CPU by its twin
-//! `src/cpu/histogram.rs`. Both give the same list. Images with alpha, and small images: a
+//! `src/cpu/histogram.rs`. Both give the same list. A large PNG decoded on two threads comes
+//! with that table already counted ([`Counted`]), made on the decoder's inflating thread while
+//! the other unfilters; the CPU histogram then only compacts it. Images with alpha, and small images: a
 //! parallel sort of the packed colors, on the CPU, which gives the same list too.
 
 use crate::cpu::histogram as twin;
@@ -36,6 +38,35 @@ enum Lookup {
     Map(FxHashMap<u32, u32>),
 }
 
+/// The count table of an opaque image's colors (as [`crate::cpu::histogram::count_direct`]
+/// makes it), made by the decoder on a thread that was waiting anyway, and taken once by the
+/// histogram stage. A clone is empty: the stage then counts again.
+#[derive(Default)]
+pub(crate) struct Counted(std::sync::Mutex<Option<Vec<u32>>>);
+
+impl Counted {
+    pub(crate) fn new(table: Option<Vec<u32>>) -> Self {
+        Counted(std::sync::Mutex::new(table))
+    }
+
+    /// The table, once.
+    pub(crate) fn take(&self) -> Option<Vec<u32>> {
+        self.0.lock().ok().and_then(|mut t| t.take())
+    }
+}
+
+impl Clone for Counted {
+    fn clone(&self) -> Self {
+        Counted::default()
+    }
+}
+
+impl std::fmt::Debug for Counted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Counted(..)")
+    }
+}
+
 /// Smallest image the count table serves (1 Mi pixels).
 pub(crate) const TABLE_MIN_PIXELS: usize = 1 << 20;
 
@@ -52,9 +83,15 @@ impl Histogram {
     /// Counts the colors of `pixels` on the CPU. The caller guarantees fewer than 2^32 pixels.
     /// Images under [`TABLE_MIN_PIXELS`] are sorted instead of counted in the 64 MiB table: as
     /// fast there, and memory in proportion to the image. Both give the same list.
-    pub fn new(pixels: &[[u8; 4]]) -> Self {
+    /// `counts` is the count table already made (by the decoder, [`Counted`]) when it holds
+    /// one: the table of these opaque pixels, of at least [`TABLE_MIN_PIXELS`].
+    pub fn counted(pixels: &[[u8; 4]], counts: Option<Vec<u32>>) -> Self {
         if pixels.len() < TABLE_MIN_PIXELS {
             return Self::sorted(pixels);
+        }
+        if let Some(table) = counts.filter(|t| t.len() == TABLE_LEN as usize) {
+            let (table, summary) = twin::compacted(table);
+            return Self::from_table(table, &summary);
         }
         match twin::opaque(pixels) {
             Some((table, summary)) => Self::from_table(table, &summary),
@@ -167,7 +204,7 @@ mod tests {
                 [v as u8, (v >> 8) as u8, (v >> 16) as u8, 255]
             })
             .collect();
-        let (table, sorted) = (Histogram::new(&px), Histogram::sorted(&px));
+        let (table, sorted) = (Histogram::counted(&px, None), Histogram::sorted(&px));
         assert!(table.rgb_table().is_some(), "a megapixel and more uses the table");
         assert_eq!(table.colors, sorted.colors);
         assert_eq!(table.counts, sorted.counts);

@@ -8,6 +8,8 @@ pub struct ImageRef<'a> {
     width: u32,
     height: u32,
     pixels: &'a [[u8; 4]],
+    /// The decoder's count of these pixels' colors, when it made one.
+    counted: Option<&'a crate::histogram::Counted>,
 }
 
 impl<'a> ImageRef<'a> {
@@ -35,6 +37,7 @@ impl<'a> ImageRef<'a> {
             width,
             height,
             pixels,
+            counted: None,
         })
     }
     /// Width in pixels.
@@ -48,5 +51,16 @@ impl<'a> ImageRef<'a> {
     /// Pixels, row-major.
     pub fn pixels(&self) -> &'a [[u8; 4]] {
         self.pixels
+    }
+    /// With the decoder's count of these very pixels' colors.
+    pub(crate) fn with_counted(self, counted: &'a crate::histogram::Counted) -> Self {
+        ImageRef {
+            counted: Some(counted),
+            ..self
+        }
+    }
+    /// The decoder's count table, once (the first stage to ask takes it).
+    pub(crate) fn take_counts(&self) -> Option<Vec<u32>> {
+        self.counted.and_then(|c| c.take())
     }
 }

@@ -106,9 +106,14 @@ fn layout(bytes: &[u8], max_pixels: u64) -> Option<Layout<'_>> {
 }
 
 /// Inflates the IDAT stream of `l` and sends the rows down `tx` in pieces, taking back spent
-/// pieces from `spent`. Err(()) on any fault in the original (the caller then decodes it the
+/// pieces from `spent`, and counting the bands finished so far after each piece. Err(()) on any fault in the original (the caller then decodes it the
 /// usual way) or when the unfiltering side hung up.
-fn inflate_into(l: &Layout<'_>, tx: &SyncSender<Vec<u8>>, spent: &Receiver<Vec<u8>>) -> Result<(), ()> {
+fn inflate_into(
+    l: &Layout<'_>,
+    tx: &SyncSender<Vec<u8>>,
+    spent: &Receiver<Vec<u8>>,
+    counter: &mut Option<Counter<'_>>,
+) -> Result<(), ()> {
     let mut z = flate2::Decompress::new(true);
     let size = PIECE.min(l.raw_len);
     let mut piece = vec![0u8; size];
@@ -137,6 +142,9 @@ fn inflate_into(l: &Layout<'_>, tx: &SyncSender<Vec<u8>>, spent: &Receiver<Vec<u
                 let mut full = std::mem::replace(&mut piece, next);
                 full.truncate(filled);
                 tx.send(full).map_err(|_| ())?;
+                if let Some(c) = counter {
+                    c.now();
+                }
                 filled = 0;
                 if total == l.raw_len && !ended {
                     // The rows are complete: the stream must end here, with no byte more.
@@ -231,39 +239,77 @@ fn unfilter_row<const CH: usize>(filter: u8, data: &[u8], prev: &[u8], out: &mut
     Some(())
 }
 
-/// The unfiltering thread: the rows from `rx`, as they come, into an RGBA image of `width` x
-/// `height`; spent pieces go back down `spent`. None when a filter type is unknown or the rows
-/// are not exactly `height` (the inflating side then has its own say).
-fn unfilter_all(
-    rx: Receiver<Vec<u8>>,
-    spent: Sender<Vec<u8>>,
-    width: usize,
-    height: usize,
+/// Rows of output per band handed to the counting side.
+const BAND_ROWS: usize = 32;
+
+/// The rows of the result as they are unfiltered, band after band; each full band is handed on
+/// (read-only) to the counting side.
+struct Rows<'o> {
+    bands: std::slice::ChunksMut<'o, u8>,
+    /// The band being filled, `filled` rows so far.
+    band: &'o mut [u8],
+    filled: usize,
+    /// The row above the band's first (zeros above the image).
+    above: &'o [u8],
+    stride: usize,
     channels: usize,
-) -> Option<Vec<u8>> {
-    let (line, stride) = (1 + width * channels, width * 4);
-    let mut out = vec![0u8; stride.checked_mul(height)?];
-    let zeros = vec![0u8; stride];
-    // A row cut between two pieces.
-    let mut carry: Vec<u8> = Vec::with_capacity(line);
-    let mut y = 0usize;
-    let mut row = |filtered: &[u8], y: &mut usize| -> Option<()> {
-        if *y >= height {
-            return None;
+    done: Option<Sender<&'o [u8]>>,
+}
+
+impl<'o> Rows<'o> {
+    /// Hands the full band on.
+    fn hand_on(&mut self) {
+        let full: &'o mut [u8] = std::mem::take(&mut self.band);
+        let full: &'o [u8] = full;
+        if full.len() >= self.stride {
+            self.above = &full[full.len() - self.stride..];
+            if let Some(d) = &self.done {
+                // The counting side may have stopped (a translucent pixel): nothing to do then.
+                let _ = d.send(full);
+            }
         }
-        let (above, rest) = out.split_at_mut(*y * stride);
-        let prev = match *y {
-            0 => &zeros[..],
-            _ => &above[above.len() - stride..],
+    }
+
+    /// Reverses the filter of the next row (`filtered`: its filter type, then its bytes). None
+    /// for an unknown filter type, or a row past the last.
+    fn push(&mut self, filtered: &[u8]) -> Option<()> {
+        if self.filled * self.stride == self.band.len() {
+            self.hand_on();
+            self.band = self.bands.next()?;
+            self.filled = 0;
+        }
+        let r = self.filled;
+        let (before, rest) = self.band.split_at_mut(r * self.stride);
+        let prev = match r {
+            0 => self.above,
+            _ => &before[(r - 1) * self.stride..],
         };
-        let cur = &mut rest[..stride];
-        match channels {
+        let cur = &mut rest[..self.stride];
+        match self.channels {
             3 => unfilter_row::<3>(filtered[0], &filtered[1..], prev, cur)?,
             _ => unfilter_row::<4>(filtered[0], &filtered[1..], prev, cur)?,
         }
-        *y += 1;
+        self.filled += 1;
         Some(())
-    };
+    }
+
+    /// Whether every row came; hands the last band on.
+    fn finish(mut self) -> bool {
+        let complete = self.filled * self.stride == self.band.len() && self.bands.next().is_none();
+        if complete {
+            self.hand_on();
+        }
+        complete
+    }
+}
+
+/// The unfiltering thread: the rows from `rx`, as they come, into `rows`; spent pieces go back
+/// down `spent`. None when a filter type is unknown or the rows are not exactly the image's (the
+/// inflating side then has its own say).
+fn unfilter_all(rx: Receiver<Vec<u8>>, spent: Sender<Vec<u8>>, mut rows: Rows<'_>) -> Option<()> {
+    let line = 1 + rows.stride / 4 * rows.channels;
+    // A row cut between two pieces.
+    let mut carry: Vec<u8> = Vec::with_capacity(line);
     for piece in rx {
         let mut p = &piece[..];
         if !carry.is_empty() {
@@ -271,41 +317,110 @@ fn unfilter_all(
             carry.extend_from_slice(&p[..take]);
             p = &p[take..];
             if carry.len() == line {
-                row(&carry, &mut y)?;
+                rows.push(&carry)?;
                 carry.clear();
             }
         }
         while p.len() >= line {
-            row(&p[..line], &mut y)?;
+            rows.push(&p[..line])?;
             p = &p[line..];
         }
         carry.extend_from_slice(p);
         // The inflating side may be gone already; the piece is then simply dropped.
         let _ = spent.send(piece);
     }
-    (y == height && carry.is_empty()).then_some(out)
+    (carry.is_empty() && rows.finish()).then_some(())
 }
 
-/// The RGBA rows of `bytes`, decoded on two threads, as (width, height, pixels), when it takes
-/// this path (see the module docs). None when it does not (images over `max_pixels` included)
-/// or a fault was found in it.
-pub(crate) fn decode_split(bytes: &[u8], max_pixels: u64) -> Option<(u32, u32, Vec<u8>)> {
+/// The color count of the histogram stage ([`crate::cpu::histogram::count_direct`]), made on
+/// the inflating thread from the bands the unfiltering thread has finished.
+struct Counter<'o> {
+    rx: Receiver<&'o [u8]>,
+    table: Vec<u32>,
+    opaque: bool,
+}
+
+impl<'o> Counter<'o> {
+    fn count(&mut self, band: &[u8]) {
+        if !self.opaque {
+            return;
+        }
+        let mut opaque = true;
+        for p in band.chunks_exact(4) {
+            opaque &= p[3] == 255;
+            self.table[crate::cpu::histogram::key([p[0], p[1], p[2], p[3]])] += 1;
+        }
+        self.opaque = opaque;
+    }
+
+    /// Counts the bands finished so far.
+    fn now(&mut self) {
+        while let Ok(band) = self.rx.try_recv() {
+            self.count(band);
+        }
+    }
+
+    /// Counts the rest, as they come; the table when every pixel is opaque.
+    fn finish(mut self) -> Option<Vec<u32>> {
+        while let Ok(band) = self.rx.recv() {
+            self.count(band);
+        }
+        self.opaque.then_some(self.table)
+    }
+}
+
+/// What the two threads give: the RGBA rows, and the color count when it was asked for and
+/// every pixel is opaque.
+pub(crate) struct Split {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+    pub counts: Option<Vec<u32>>,
+}
+
+/// `bytes` decoded on two threads, when it takes this path (see the module docs); with `count`,
+/// the inflating thread also counts the colors of the rows finished, in its idle time. None when
+/// the file does not take this path (images over `max_pixels` included) or a fault was found.
+pub(crate) fn decode_split(bytes: &[u8], max_pixels: u64, count: bool) -> Option<Split> {
     let l = layout(bytes, max_pixels)?;
-    let (width, height, channels) = (l.width, l.height, l.channels);
+    let stride = l.width.checked_mul(4)?;
+    let mut pixels = vec![0u8; stride.checked_mul(l.height)?];
+    let zeros = vec![0u8; stride];
     let (tx, rx) = sync_channel::<Vec<u8>>(IN_FLIGHT);
     let (spent_tx, spent_rx) = channel::<Vec<u8>>();
-    let pixels = std::thread::scope(|s| {
+    let (done_tx, done_rx) = channel::<&[u8]>();
+    let rows = Rows {
+        bands: pixels.chunks_mut(stride * BAND_ROWS),
+        band: &mut [],
+        filled: 0,
+        above: &zeros,
+        stride,
+        channels: l.channels,
+        done: count.then_some(done_tx),
+    };
+    let mut counter = count.then(|| Counter {
+        rx: done_rx,
+        table: vec![0u32; crate::gpu::layout::TABLE_LEN as usize],
+        opaque: true,
+    });
+    let counts = std::thread::scope(|s| {
         // A thread that cannot be started leaves the file to the one-thread path.
         let reader = std::thread::Builder::new()
             .name("png-unfilter".into())
-            .spawn_scoped(s, move || unfilter_all(rx, spent_tx, width, height, channels))
+            .spawn_scoped(s, move || unfilter_all(rx, spent_tx, rows))
             .ok()?;
-        let inflated = inflate_into(&l, &tx, &spent_rx);
+        let inflated = inflate_into(&l, &tx, &spent_rx, &mut counter);
         drop(tx);
-        let out = reader.join().ok().flatten();
-        inflated.ok().and(out)
+        let counts = counter.and_then(Counter::finish);
+        reader.join().ok().flatten()?;
+        inflated.ok().map(|()| counts)
     })?;
-    Some((u32::try_from(width).ok()?, u32::try_from(height).ok()?, pixels))
+    Some(Split {
+        width: u32::try_from(l.width).ok()?,
+        height: u32::try_from(l.height).ok()?,
+        pixels,
+        counts,
+    })
 }
 
 #[cfg(test)]
@@ -486,6 +601,50 @@ mod tests {
             );
             assert_eq!(got.color, want.color);
         }
+    }
+
+    #[test]
+    fn the_count_made_while_decoding_is_the_histogram_stage_s() {
+        let cases = [
+            ("a gradient", png_file(1201, 1000, 3, png::Filter::Paeth, 1 << 16)),
+            ("noise", noise_png(1030, 1100, 3, &[4, 1, 2, 3, 0], None)),
+        ];
+        for (what, file) in cases {
+            let d = crate::decode::tests_support::decode_split_counting(&file).unwrap();
+            let Some(table) = d.counted.take() else {
+                panic!("{what}: no count made");
+            };
+            let mut want = vec![0u32; crate::gpu::layout::TABLE_LEN as usize];
+            assert!(!crate::cpu::histogram::count_direct(&d.pixels, &mut want));
+            assert!(table == want, "{what}: another count");
+            assert!(d.counted.take().is_none(), "taken once");
+        }
+        // Not opaque (the gradient's alpha is 200 to 249): no count, and the stage counts itself.
+        let file = png_file(1030, 1100, 4, png::Filter::Paeth, 1 << 16);
+        let d = crate::decode::tests_support::decode_split_counting(&file).unwrap();
+        assert!(d.counted.take().is_none());
+    }
+
+    #[test]
+    fn a_quantization_from_the_decoder_s_count_is_the_same() {
+        let file = noise_png(1201, 1000, 3, &[4, 1, 2, 3, 0], None);
+        let counted = crate::decode::decode_counting(&file, None, &DecodeOptions::default()).unwrap();
+        let plain = decode(&file, None, &DecodeOptions::default()).unwrap();
+        assert!(plain.counted.take().is_none(), "the public decode makes no count");
+        let q = crate::Quantizer::new(
+            crate::Options::new(16)
+                .unwrap()
+                .with_backend(crate::BackendChoice::Cpu),
+        )
+        .unwrap();
+        let a = q.quantize(counted.image().unwrap(), &mut |_| {}).unwrap();
+        assert!(
+            counted.counted.take().is_none(),
+            "the histogram stage took the count"
+        );
+        let b = q.quantize(plain.image().unwrap(), &mut |_| {}).unwrap();
+        assert_eq!((&a.palette, &a.counts), (&b.palette, &b.counts));
+        assert!(a.indices == b.indices);
     }
 
     #[test]

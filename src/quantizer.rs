@@ -181,6 +181,8 @@ impl Quantizer {
             .filter(|ctx| can_count(&ctx.limits, pixels.len()));
         let t = Instant::now();
         let mut gpu = None;
+        // The decoder's count, when it made one (the same table the CPU would count).
+        let counts = image.take_counts();
         let hist = match device.map(|ctx| GpuPixels::histogram(ctx, pixels, self.opts.gpu_chunk_points)) {
             Some(Ok(Some((g, summary)))) => {
                 gpu = Some(g);
@@ -189,10 +191,10 @@ impl Quantizer {
             Some(Err(e)) if !self.devices.may_fall_back() => return Err(e),
             Some(Err(e)) => {
                 warnings.push(format!("{e}; counting colors on the CPU"));
-                Histogram::new(pixels)
+                Histogram::counted(pixels, counts)
             }
             // No device, or an image with alpha: the CPU histogram.
-            Some(Ok(None)) | None => Histogram::new(pixels),
+            Some(Ok(None)) | None => Histogram::counted(pixels, counts),
         };
         let points = hist.colors.iter().map(|&c| self.opts.space.to_point(c)).collect();
         Ok(Prepared {

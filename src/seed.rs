@@ -263,7 +263,7 @@ mod tests {
     #[test]
     fn median_cut_gives_k_distinct_centroids_and_a_lower_error_than_one_cluster() {
         let (w, h, px) = fixture("coffee.png");
-        let hist = Histogram::new(&px);
+        let hist = Histogram::counted(&px, None);
         let pts: Vec<Point> = hist
             .colors
             .iter()
@@ -286,7 +286,7 @@ mod tests {
     #[test]
     fn kmeans_plus_plus_is_fixed_by_its_seed() {
         let (_, _, px) = fixture("chelsea.png");
-        let hist = Histogram::new(&px);
+        let hist = Histogram::counted(&px, None);
         let pts: Vec<Point> = hist
             .colors
             .iter()

@@ -11,7 +11,7 @@ use super::{usage, UsageError};
 use crate::decode::Decoded;
 use crate::encode::{EncodeOptions, Format};
 use crate::palette::{PaletteFormat, PaletteOrder};
-use crate::{BackendChoice, ImageRef, Quantizer};
+use crate::{BackendChoice, Quantizer};
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -323,13 +323,14 @@ impl<'a> Job<'a> {
             return Err(Skipped(why.clone()).into());
         }
         let bytes = read_input(self.input)?;
-        let decoded = crate::decode::decode(&bytes, Some(self.input), &self.args.kmeans.decode_options())
-            .map_err(|e| match e {
-                crate::Error::Decode(m) if m.starts_with("damaged") => {
-                    anyhow::anyhow!("cannot decode image: {m} (--accept-damaged decodes what is there)")
-                }
-                e => e.into(),
-            })?;
+        let decoded =
+            crate::decode::decode_counting(&bytes, Some(self.input), &self.args.kmeans.decode_options())
+                .map_err(|e| match e {
+                    crate::Error::Decode(m) if m.starts_with("damaged") => {
+                        anyhow::anyhow!("cannot decode image: {m} (--accept-damaged decodes what is there)")
+                    }
+                    e => e.into(),
+                })?;
         let decode = t0.elapsed();
         let t = Instant::now();
         let fitted = self.quantize(quantizer, &decoded)?;
@@ -374,7 +375,7 @@ impl<'a> Job<'a> {
     }
 
     fn quantize(&self, quantizer: &Quantizer, d: &Decoded) -> Result<Fitted> {
-        let image = ImageRef::new(d.width, d.height, &d.pixels)?;
+        let image = d.image()?;
         let enc = EncodeOptions {
             quality: self.args.quality.unwrap_or(DEFAULT_QUALITY),
             png_level: self.args.png_level,

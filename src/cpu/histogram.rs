@@ -177,9 +177,15 @@ pub(crate) fn opaque(pixels: &[[u8; 4]]) -> Option<(Vec<u32>, Summary)> {
     if translucent {
         return None;
     }
+    Some(compacted(table))
+}
+
+/// The compaction twins over a full count `table`: each entry becomes its color's index; the
+/// (key, count) list in key order.
+pub(crate) fn compacted(mut table: Vec<u32>) -> (Vec<u32>, Summary) {
     let mut offsets = blocks(&table);
     let total = scan(&mut offsets);
     let mut summary = vec![(0u32, 0u32); total as usize];
     compact(&mut table, &offsets, &mut summary);
-    Some((table, summary))
+    (table, summary)
 }
