@@ -10,8 +10,8 @@
 //! compaction in key order; on the GPU by `shaders/histogram.wgsl`, on the CPU by its twin
 //! `src/cpu/histogram.rs`. Both give the same list. A large PNG decoded on two threads comes
 //! with that table already counted ([`Counted`]), made on the decoder's inflating thread while
-//! the other unfilters; the CPU histogram then only compacts it. Images with alpha, and small images: a
-//! parallel sort of the packed colors, on the CPU, which gives the same list too.
+//! the other unfilters; the CPU histogram then only compacts it. Images with alpha, and small
+//! images: a parallel sort of the packed colors, on the CPU, which gives the same list too.
 
 use crate::cpu::histogram as twin;
 use crate::gpu::layout::TABLE_LEN;
