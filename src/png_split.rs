@@ -345,12 +345,8 @@ impl<'o> Counter<'o> {
         if !self.opaque {
             return;
         }
-        let mut opaque = true;
-        for p in band.chunks_exact(4) {
-            opaque &= p[3] == 255;
-            self.table[crate::cpu::histogram::key([p[0], p[1], p[2], p[3]])] += 1;
-        }
-        self.opaque = opaque;
+        let translucent = crate::cpu::histogram::count_direct(bytemuck::cast_slice(band), &mut self.table);
+        self.opaque = !translucent;
     }
 
     /// Counts the bands finished so far.
