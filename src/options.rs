@@ -42,6 +42,7 @@ pub struct Options {
     pub(crate) space: ColorSpace,
     pub(crate) gpu_chunk_points: Option<u32>,
     pub(crate) dither: f32,
+    pub(crate) run_bias: u32,
     pub(crate) adapter: Option<AdapterPin>,
 }
 
@@ -88,6 +89,8 @@ impl Options {
     pub const DEFAULT_MAX_ITER: u32 = 64;
     /// Default convergence tolerance, in 8-bit color levels.
     pub const DEFAULT_TOLERANCE: f64 = 0.5;
+    /// Default run bias, in percent: see [`Options::with_run_bias`].
+    pub const DEFAULT_RUN_BIAS: u32 = 15;
 
     /// Options for a palette of at most `k` colors (1..=256) with every other value at its default.
     pub fn new(k: u32) -> Result<Self> {
@@ -104,6 +107,7 @@ impl Options {
             space: ColorSpace::Srgb,
             gpu_chunk_points: None,
             dither: 0.0,
+            run_bias: Self::DEFAULT_RUN_BIAS,
             adapter: None,
         })
     }
@@ -178,6 +182,19 @@ impl Options {
         Ok(self)
     }
 
+    /// Lets a pixel continue the run of its left neighbour's palette entry instead of taking its
+    /// nearest one, when the neighbour's entry is at most `percent`% worse for it in squared error
+    /// (0..=100; 0 maps every pixel to its nearest entry). Longer runs of one index make PNG and
+    /// GIF files smaller for very little error: near-ties alone move. Unused when dithering, which
+    /// places every pixel by its own error.
+    pub fn with_run_bias(mut self, percent: u32) -> Result<Self> {
+        if percent > 100 {
+            return Err(Error::invalid("run bias", percent, "a percentage from 0 to 100"));
+        }
+        self.run_bias = percent;
+        Ok(self)
+    }
+
     /// Runs the GPU stages on this adapter only, so that a machine with several GPUs can run one
     /// worker per GPU. With [`BackendChoice::Auto`] a pinned adapter is used as with
     /// [`BackendChoice::Gpu`]: an adapter that cannot be found or opened is an error, not a quiet
@@ -195,6 +212,11 @@ impl Options {
     /// The dithering strength (0 = off).
     pub fn dither(&self) -> f32 {
         self.dither
+    }
+
+    /// The run bias in percent (0 = every pixel takes its nearest entry).
+    pub fn run_bias(&self) -> u32 {
+        self.run_bias
     }
 
     /// The palette size asked for.

@@ -287,9 +287,12 @@ impl Quantizer {
     ) -> Result<Quantized> {
         let (mut timings, mut warnings) = (c.timings, c.warnings.clone());
         let dither = if c.exact { 0.0 } else { self.opts.dither };
+        // An exact palette has no error to trade for runs.
+        let run_bias = if c.exact { 0 } else { self.opts.run_bias };
         progress(Progress::Stage(if dither > 0.0 { "dither" } else { "remap" }));
         let t = Instant::now();
-        let (mapped, indices_on_gpu) = self.remap(p, &c.palette, &c.labels, dither, &mut warnings)?;
+        let (mapped, indices_on_gpu) =
+            self.remap(p, &c.palette, &c.labels, dither, run_bias, &mut warnings)?;
         timings.remap += t.elapsed();
         let backend = self.backend_used(p, &c.clustered, indices_on_gpu);
         let pixels = p.image.pixels().len() as f64;
@@ -332,7 +335,13 @@ impl Quantizer {
             .flat_map(|r| &p.image.pixels()[r.start * w..r.end * w])
             .copied()
             .collect();
-        Some((o.palette, remap::expand(&p.hist, &pixels, &o.finals)))
+        let mut indices = remap::expand(&p.hist, &pixels, &o.finals);
+        // Rows are independent in the run pass, so these rows come out as in the whole image
+        // (up to the palette's order, which no size depends on).
+        if !c.exact && self.opts.run_bias > 0 {
+            remap::extend_runs(w, &pixels, &o.palette, &mut indices, self.opts.run_bias);
+        }
+        Some((o.palette, indices))
     }
 
     /// The cluster stage, on the device when the policy gives one. `total` is the pixel count in
@@ -391,6 +400,7 @@ impl Quantizer {
         palette: &[[u8; 4]],
         labels: &[u8],
         dither: f32,
+        run_bias: u32,
         warnings: &mut Vec<String>,
     ) -> Result<(Mapped, bool)> {
         let palette_points: Vec<Point> = palette.iter().map(|&c| self.opts.space.to_point(c)).collect();
@@ -416,7 +426,15 @@ impl Quantizer {
             }
             Ok(remap::expand(source.hist, source.pixels, final_labels))
         };
-        let mapped = remap::map(&source, palette, &palette_points, labels, dither, &mut expand)?;
+        let mapped = remap::map(
+            &source,
+            palette,
+            &palette_points,
+            labels,
+            dither,
+            run_bias,
+            &mut expand,
+        )?;
         Ok((mapped, on_gpu))
     }
 
@@ -434,5 +452,40 @@ impl Quantizer {
             used.adapter = self.devices.adapter().cloned();
         }
         used
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::BackendChoice;
+
+    #[test]
+    fn sampled_rows_are_the_whole_images_rows_with_runs_extended() {
+        let (w, h, px) = crate::testutil::fixture("chelsea.png");
+        let image = ImageRef::new(w, h, &px).unwrap();
+        for bias in [0, 15, 100] {
+            let opts = Options::new(48)
+                .unwrap()
+                .with_backend(BackendChoice::Cpu)
+                .with_run_bias(bias)
+                .unwrap();
+            let q = Quantizer::new(opts).unwrap();
+            let p = q.prepare(image, &mut |_| {}).unwrap();
+            let c = q.clusters(&p, 48, &mut |_| {}).unwrap();
+            let whole = q.finish(&p, &c, &mut |_| {}).unwrap();
+            let rows = [0..3, 40..41, h as usize - 5..h as usize];
+            let (palette, sample) = q.sampled(&p, &c, &rows).unwrap();
+            // The same colors row for row; the palette's order may differ (it follows the whole
+            // image's counts), so compare colors, not indices.
+            let w = w as usize;
+            let want: Vec<[u8; 4]> = rows
+                .iter()
+                .flat_map(|r| &whole.indices[r.start * w..r.end * w])
+                .map(|&i| whole.palette[i as usize])
+                .collect();
+            let got: Vec<[u8; 4]> = sample.iter().map(|&i| palette[i as usize]).collect();
+            assert_eq!(got, want, "run bias {bias}");
+        }
     }
 }

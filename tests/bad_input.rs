@@ -385,5 +385,7 @@ fn usage_mistakes_exit_2_and_name_the_argument_at_fault() {
     );
     refuses(dir.path(), &["a.jpg", "--dither-strength", "0.5"], 2, "--dither");
     refuses(dir.path(), &["a.jpg", "--tolerance", "-3"], 2, "--tolerance");
+    refuses(dir.path(), &["a.jpg", "--run-bias", "101"], 2, "--run-bias");
+    refuses(dir.path(), &["a.jpg", "--run-bias", "-1"], 2, "--run-bias");
     refuses(dir.path(), &["a.jpg", "--palette", "p.bin"], 2, "--palette");
 }

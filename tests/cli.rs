@@ -335,6 +335,42 @@ fn large_photo(dir: &std::path::Path) -> String {
 }
 
 #[test]
+fn run_bias_makes_smaller_png_and_gif_files_for_a_little_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture_copy(dir.path(), "chelsea.png");
+    let (_, _, orig) = common::load(&input);
+    for ext in ["png", "gif"] {
+        let mut got = Vec::new();
+        for bias in ["0", "15"] {
+            let out = dir.path().join(format!("bias{bias}.{ext}"));
+            kmquant()
+                .args([&input, "-k", "64", "--run-bias", bias, "--backend", "cpu", "-q"])
+                .args(["-o", out.to_str().unwrap()])
+                .assert()
+                .success();
+            let (_, _, px) = common::load(out.to_str().unwrap());
+            got.push((std::fs::metadata(&out).unwrap().len(), psnr(&orig, &px), px));
+        }
+        let ((plain, plain_psnr, nearest), (biased, biased_psnr, _)) = (&got[0], &got[1]);
+        assert!(
+            (*biased as f64) < *plain as f64 * 0.99,
+            "{ext}: {biased} bytes with the run bias against {plain} without"
+        );
+        assert!(
+            biased_psnr < plain_psnr && plain_psnr - biased_psnr < 0.1,
+            "{ext}: PSNR {biased_psnr:.3} with the run bias against {plain_psnr:.3}"
+        );
+        // Without the bias, every pixel has its nearest palette color.
+        let palette: HashSet<[u8; 4]> = nearest.iter().copied().collect();
+        let e = |a: [u8; 4], b: [u8; 4]| (0..3).map(|i| (a[i] as i32 - b[i] as i32).pow(2)).sum::<i32>();
+        for (o, q) in orig.iter().zip(nearest) {
+            let best = palette.iter().map(|&c| e(*o, c)).min().unwrap();
+            assert_eq!(e(*o, *q), best, "{ext}: a pixel is not on its nearest color");
+        }
+    }
+}
+
+#[test]
 fn every_output_is_the_same_bytes_whatever_the_thread_count() {
     let dir = tempfile::tempdir().unwrap();
     let input = large_photo(dir.path());

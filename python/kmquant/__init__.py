@@ -121,7 +121,7 @@ class Quantizer(_kmquant.Quantizer):
     """Quantizes many images with the same options on one device, opened once and kept.
 
     ``Quantizer(colors=256, *, dither=False, space="srgb", init="median-cut", seed=None,
-    max_iter=64, tolerance=0.5, backend="auto", adapter=None)``: the options of
+    max_iter=64, tolerance=0.5, run_bias=15, backend="auto", adapter=None)``: the options of
     :func:`quantize`. With ``backend="gpu"`` or ``"auto"`` the device starts opening on its own
     thread at once; "gpu" waits for it at the first image and fails without one, "auto" uses
     the CPU until a hardware GPU is ready. Calls from several threads run side by side.
@@ -167,6 +167,7 @@ def kmeans(
     seed: Optional[int] = None,
     max_iter: int = 64,
     tolerance: float = 0.5,
+    run_bias: int = 15,
     backend: str = "auto",
     adapter: Union[int, str, None] = None,
 ) -> KMeans:
@@ -182,6 +183,7 @@ def kmeans(
         seed=seed,
         max_iter=max_iter,
         tolerance=tolerance,
+        run_bias=run_bias,
         backend=_one_shot_backend(backend, adapter, pixels, k),
         adapter=adapter,
     )
@@ -198,6 +200,7 @@ def quantize(
     seed: Optional[int] = None,
     max_iter: int = 64,
     tolerance: float = 0.5,
+    run_bias: int = 15,
     backend: str = "auto",
     adapter: Union[int, str, None] = None,
 ) -> "_PILImage.Image":
@@ -209,7 +212,10 @@ def quantize(
     a bool, or a strength from 0.0 to 1.0; unlike Pillow, the default is no dithering.
     ``space``: "srgb" or "oklab" (distances in a perceptual space). ``init``: "median-cut"
     (deterministic) or "kmeans++" (driven by ``seed``). ``max_iter`` and ``tolerance`` (8-bit
-    levels) stop the iterations. ``backend``: "auto" (a hardware GPU when the image is large
+    levels) stop the iterations. ``run_bias`` (0 to 100): a pixel keeps its left neighbour's
+    color when that is at most this many percent worse for it in squared error than its nearest
+    color, which makes PNG and GIF files smaller; 0 maps every pixel to its nearest color; unused
+    when dithering. ``backend``: "auto" (a hardware GPU when the image is large
     enough to pay for opening it, else the CPU), "gpu" (any adapter, software ones included; an
     error without one) or "cpu". ``adapter``: an index from :func:`adapters` or a part of an
     adapter's name. Every backend gives the same palette and indices, bit for bit.
@@ -224,6 +230,7 @@ def quantize(
             seed=seed,
             max_iter=max_iter,
             tolerance=tolerance,
+            run_bias=run_bias,
             backend=backend,
             adapter=adapter,
         )

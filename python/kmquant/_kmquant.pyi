@@ -87,6 +87,7 @@ class Quantizer:
         seed: Optional[int] = None,
         max_iter: int = 64,
         tolerance: float = 0.5,
+        run_bias: int = 15,
         backend: str = "auto",
         adapter: Union[int, str, None] = None,
     ) -> None: ...

@@ -73,12 +73,13 @@ struct KmeansOptions {
     seed: Option<u64>,
     max_iter: u32,
     tolerance: f64,
+    run_bias: u32,
     backend: &'static str,
     adapter: Option<String>,
 }
 
 /// The names [`KmeansOptions::parse`] takes, in order.
-const KMEANS_NAMES: [&str; 9] = [
+const KMEANS_NAMES: [&str; 10] = [
     "colors",
     "dither",
     "space",
@@ -86,6 +87,7 @@ const KMEANS_NAMES: [&str; 9] = [
     "seed",
     "max_iter",
     "tolerance",
+    "run_bias",
     "backend",
     "adapter",
 ];
@@ -163,8 +165,8 @@ fn dither_of(v: &Bound<'_, PyAny>) -> PyResult<f64> {
 
 impl KmeansOptions {
     /// Checks every value; `None` is the default.
-    fn parse(v: [Option<&Bound<'_, PyAny>>; 9]) -> PyResult<Self> {
-        let [colors, dither, space, init, seed, max_iter, tolerance, backend, adapter] = v;
+    fn parse(v: [Option<&Bound<'_, PyAny>>; 10]) -> PyResult<Self> {
+        let [colors, dither, space, init, seed, max_iter, tolerance, run_bias, backend, adapter] = v;
         let colors = match colors {
             Some(c) => int_in("number of colors", c, 1, 256, "an integer from 1 to 256")? as u32,
             None => 256,
@@ -199,6 +201,10 @@ impl KmeansOptions {
             Some(t) => float_of("tolerance", t)?,
             None => Options::DEFAULT_TOLERANCE,
         };
+        let run_bias = match run_bias {
+            Some(r) => int_in("run bias", r, 0, 100, "a percentage from 0 to 100")? as u32,
+            None => Options::DEFAULT_RUN_BIAS,
+        };
         let backend = match backend {
             Some(b) => word(
                 "backend",
@@ -232,6 +238,7 @@ impl KmeansOptions {
             seed,
             max_iter,
             tolerance,
+            run_bias,
             backend,
             adapter,
         };
@@ -241,25 +248,14 @@ impl KmeansOptions {
 
     /// Takes the palette options out of `kwargs`, leaving the others.
     fn take(kwargs: &Bound<'_, PyDict>) -> PyResult<Self> {
-        let mut values: [Option<Bound<'_, PyAny>>; 9] = Default::default();
+        let mut values: [Option<Bound<'_, PyAny>>; 10] = Default::default();
         for (slot, name) in values.iter_mut().zip(KMEANS_NAMES) {
             *slot = kwargs.get_item(name)?;
             if slot.is_some() {
                 kwargs.del_item(name)?;
             }
         }
-        let [a, b, c, d, e, f, g, h, i] = &values;
-        Self::parse([
-            a.as_ref(),
-            b.as_ref(),
-            c.as_ref(),
-            d.as_ref(),
-            e.as_ref(),
-            f.as_ref(),
-            g.as_ref(),
-            h.as_ref(),
-            i.as_ref(),
-        ])
+        Self::parse(std::array::from_fn(|i| values[i].as_ref()))
     }
 
     fn backend(&self) -> BackendChoice {
@@ -276,6 +272,7 @@ impl KmeansOptions {
             .and_then(|o| o.with_max_iter(self.max_iter))
             .and_then(|o| o.with_tolerance(self.tolerance))
             .and_then(|o| o.with_dither(self.dither as f32))
+            .and_then(|o| o.with_run_bias(self.run_bias))
             .map_err(lib_err)?
             .with_seed(self.seed.unwrap_or(0))
             .with_init(match self.init {
@@ -302,6 +299,7 @@ impl KmeansOptions {
             format!("--init={}", self.init),
             format!("--max-iter={}", self.max_iter),
             format!("--tolerance={}", self.tolerance),
+            format!("--run-bias={}", self.run_bias),
             format!("--backend={}", self.backend),
         ];
         if self.dither > 0.0 {
@@ -325,6 +323,7 @@ impl KmeansOptions {
         d.set_item("seed", self.seed)?;
         d.set_item("max_iter", self.max_iter)?;
         d.set_item("tolerance", self.tolerance)?;
+        d.set_item("run_bias", self.run_bias)?;
         d.set_item("backend", self.backend)?;
         d.set_item("adapter", &self.adapter)?;
         Ok(d)
@@ -656,7 +655,7 @@ struct PyQuantizer {
 #[pymethods]
 impl PyQuantizer {
     #[new]
-    #[pyo3(signature = (colors=None, *, dither=None, space=None, init=None, seed=None, max_iter=None, tolerance=None, backend=None, adapter=None))]
+    #[pyo3(signature = (colors=None, *, dither=None, space=None, init=None, seed=None, max_iter=None, tolerance=None, run_bias=None, backend=None, adapter=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         colors: Option<&Bound<'_, PyAny>>,
@@ -666,11 +665,12 @@ impl PyQuantizer {
         seed: Option<&Bound<'_, PyAny>>,
         max_iter: Option<&Bound<'_, PyAny>>,
         tolerance: Option<&Bound<'_, PyAny>>,
+        run_bias: Option<&Bound<'_, PyAny>>,
         backend: Option<&Bound<'_, PyAny>>,
         adapter: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let opts = KmeansOptions::parse([
-            colors, dither, space, init, seed, max_iter, tolerance, backend, adapter,
+            colors, dither, space, init, seed, max_iter, tolerance, run_bias, backend, adapter,
         ])?;
         let inner = kmquant::Quantizer::new(opts.options(opts.backend())?).map_err(lib_err)?;
         Ok(PyQuantizer { inner, opts })

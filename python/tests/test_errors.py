@@ -56,6 +56,8 @@ def test_k_out_of_range(k):
     ({"tolerance": -1.0}, "invalid tolerance"),
     ({"tolerance": float("nan")}, "invalid tolerance"),
     ({"seed": -1}, "invalid seed"),
+    ({"run_bias": 101}, "invalid run bias"),
+    ({"run_bias": -1}, "invalid run bias"),
     ({"adapter": ""}, "invalid adapter"),
 ])
 def test_bad_option_values(options, match):

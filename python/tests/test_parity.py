@@ -20,6 +20,8 @@ CASES = [
     ({"colors": 200, "max_iter": 3, "tolerance": 0}, ["-k", "200", "--max-iter", "3", "--tolerance", "0"], "png"),
     ({"colors": 16, "strip": True, "backend": "cpu"}, ["-k", "16", "--strip", "--backend", "cpu"], "png"),
     ({"colors": 16}, ["-k", "16"], "gif"),
+    ({"colors": 64, "run_bias": 0}, ["-k", "64", "--run-bias", "0"], "png"),
+    ({"colors": 32, "run_bias": 60}, ["-k", "32", "--run-bias", "60"], "gif"),
     ({"colors": 64, "quality": 80}, ["-k", "64", "--quality", "80"], "jpg"),
     ({"colors": 256, "max_bytes": "120k"}, ["-k", "256", "--max-bytes", "120k"], "png"),
 ]

@@ -21,7 +21,7 @@ Exit status: 0 all inputs written; 1 at least one input failed (each failure is 
 one line and the other inputs are still processed); 2 bad usage; 3 `compare` found a difference.";
 
 const PALETTE: &str = "Palette";
-const DITHER: &str = "Dithering";
+const DITHER: &str = "Mapping and dithering";
 const OUTPUT: &str = "Output";
 const EXTRAS: &str = "Extras";
 const INPUT: &str = "Inputs and batches";
@@ -155,6 +155,14 @@ pub struct KmeansArgs {
     #[arg(long, value_name = "X", default_value_t = 1.0, requires = "dither",
           value_parser = float_in(0.0, 1.0), allow_negative_numbers = true, help_heading = DITHER)]
     pub dither_strength: f64,
+    /// Let a pixel continue its left neighbour's color when that color's squared error for it is
+    /// at most PERCENT% above its nearest color's (0 to 100). Longer runs make PNG files smaller
+    /// (3-15% on photos at the default, less at K=256) for 0.01-0.02 dB of PSNR; 0 maps every
+    /// pixel to its nearest color. Unused with --dither.
+    #[arg(long, value_name = "PERCENT", default_value_t = crate::Options::DEFAULT_RUN_BIAS,
+          value_parser = clap::value_parser!(u32).range(0..=100), allow_negative_numbers = true,
+          help_heading = DITHER)]
+    pub run_bias: u32,
     /// Refuse images with more pixels than this (decompression-bomb guard), checked from the header.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PIXELS, help_heading = INPUT)]
     pub max_pixels: u64,
@@ -416,6 +424,7 @@ impl KmeansArgs {
             } else {
                 0.0
             })?
+            .with_run_bias(self.run_bias)?
             .with_backend(backend);
         Ok(match &self.adapter {
             Some(pin) => o.with_adapter(pin.clone()),
