@@ -56,7 +56,6 @@ pub(crate) struct Source<'a> {
 /// Undithered, `run_bias` (a percentage, 0 for none) lets pixels continue their left
 /// neighbour's run ([`extend_runs`]); the counts, the error and the palette order then follow
 /// the final indices.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn map(
     src: &Source<'_>,
     palette: &[[u8; 4]],
@@ -106,11 +105,13 @@ impl RunChange {
     /// population, dropping entries no pixel uses any more), re-indexing the pixels if the order
     /// moved.
     fn apply(self, m: &mut Mapped) {
+        // Every pixel taken from an entry was counted in it, and its error in the totals, so
+        // none of these goes below zero.
         for (c, d) in m.counts.iter_mut().zip(&self.counts) {
-            *c = c.checked_add_signed(*d).unwrap_or(0);
+            *c = (*c as i64 + d) as u64;
         }
-        m.sse = m.sse.checked_add_signed(self.sse).unwrap_or(0);
-        m.sse_alpha = m.sse_alpha.checked_add_signed(self.sse_alpha).unwrap_or(0);
+        m.sse = (m.sse as i64 + self.sse) as u64;
+        m.sse_alpha = (m.sse_alpha as i64 + self.sse_alpha) as u64;
         let (palette, counts, map) = order_palette(&m.palette, &m.counts);
         if map.iter().enumerate().any(|(i, &n)| n as usize != i) || palette.len() != m.palette.len() {
             m.indices.par_iter_mut().for_each(|i| *i = map[*i as usize]);

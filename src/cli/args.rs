@@ -157,7 +157,7 @@ pub struct KmeansArgs {
     pub dither_strength: f64,
     /// Let a pixel continue its left neighbour's color when that color's squared error for it is
     /// at most PERCENT% above its nearest color's (0 to 100). Longer runs make PNG files smaller
-    /// (3-15% on photos at the default, less at K=256) for 0.01-0.02 dB of PSNR; 0 maps every
+    /// (0.6-15% on photos at the default, least at K=256) for 0.01-0.02 dB of PSNR; 0 maps every
     /// pixel to its nearest color. Unused with --dither.
     #[arg(long, value_name = "PERCENT", default_value_t = crate::Options::DEFAULT_RUN_BIAS,
           value_parser = clap::value_parser!(u32).range(0..=100), allow_negative_numbers = true,
