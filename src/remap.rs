@@ -468,22 +468,22 @@ mod tests {
             for e in 0..256 {
                 assert_eq!(after[e] - before[e], change.counts[e], "{percent}%: entry {e}");
             }
-            let sse = |idx: &[u8]| -> i64 {
+            // The total of one error function over the image for these indices.
+            let total = |idx: &[u8], f: fn([u8; 4], [u8; 4]) -> u64| -> i64 {
                 pixels
                     .iter()
                     .zip(idx)
-                    .map(|(&c, &l)| rgb_error(opaque_or_clear(c), palette[l as usize]) as i64)
+                    .map(|(&c, &l)| f(opaque_or_clear(c), palette[l as usize]) as i64)
                     .sum()
             };
-            let alpha = |idx: &[u8]| -> i64 {
-                pixels
-                    .iter()
-                    .zip(idx)
-                    .map(|(&c, &l)| alpha_error(opaque_or_clear(c), palette[l as usize]) as i64)
-                    .sum()
-            };
-            assert_eq!(change.sse, sse(&indices) - sse(&nearest));
-            assert_eq!(change.sse_alpha, alpha(&indices) - alpha(&nearest));
+            assert_eq!(
+                change.sse,
+                total(&indices, rgb_error) - total(&nearest, rgb_error)
+            );
+            assert_eq!(
+                change.sse_alpha,
+                total(&indices, alpha_error) - total(&nearest, alpha_error)
+            );
             // Rows are independent: row by row gives the same indices as the whole image.
             let mut by_row = nearest.clone();
             for (row, px) in by_row.chunks_mut(w).zip(pixels.chunks(w)) {
