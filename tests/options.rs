@@ -212,7 +212,7 @@ fn help_is_grouped_with_examples_and_completions_and_man_page_come_from_it() {
     let help = String::from_utf8_lossy(&help.get_output().stdout).into_owned();
     for heading in [
         "Palette:",
-        "Dithering:",
+        "Mapping and dithering:",
         "Output:",
         "Extras:",
         "Inputs and batches:",
