@@ -287,8 +287,7 @@ impl Quantizer {
     ) -> Result<Quantized> {
         let (mut timings, mut warnings) = (c.timings, c.warnings.clone());
         let dither = if c.exact { 0.0 } else { self.opts.dither };
-        // An exact palette has no error to trade for runs.
-        let run_bias = if c.exact { 0 } else { self.opts.run_bias };
+        let run_bias = self.run_bias(c);
         progress(Progress::Stage(if dither > 0.0 { "dither" } else { "remap" }));
         let t = Instant::now();
         let (mapped, indices_on_gpu) =
@@ -338,10 +337,20 @@ impl Quantizer {
         let mut indices = remap::expand(&p.hist, &pixels, &o.finals);
         // Rows are independent in the run pass, so these rows come out as in the whole image
         // (up to the palette's order, which no size depends on).
-        if !c.exact && self.opts.run_bias > 0 {
-            remap::extend_runs(w, &pixels, &o.palette, &mut indices, self.opts.run_bias);
+        if self.run_bias(c) > 0 {
+            remap::extend_runs(w, &pixels, &o.palette, &mut indices, self.run_bias(c));
         }
         Some((o.palette, indices))
+    }
+
+    /// The run bias for the palette of `c`: none for an exact palette, which has no error to
+    /// trade for runs.
+    fn run_bias(&self, c: &Clusters) -> u32 {
+        if c.exact {
+            0
+        } else {
+            self.opts.run_bias
+        }
     }
 
     /// The cluster stage, on the device when the policy gives one. `total` is the pixel count in

@@ -113,7 +113,8 @@ impl RunChange {
         m.sse = (m.sse as i64 + self.sse) as u64;
         m.sse_alpha = (m.sse_alpha as i64 + self.sse_alpha) as u64;
         let (palette, counts, map) = order_palette(&m.palette, &m.counts);
-        if map.iter().enumerate().any(|(i, &n)| n as usize != i) || palette.len() != m.palette.len() {
+        // The pixels need new indices only when an entry in use moved (an emptied one maps to 0).
+        if map.iter().enumerate().any(|(i, &n)| n as usize != i) {
             m.indices.par_iter_mut().for_each(|i| *i = map[*i as usize]);
         }
         m.palette = palette;
@@ -142,23 +143,7 @@ pub(crate) fn extend_runs(
     if width == 0 {
         return zero();
     }
-    let scale = 100 + percent;
-    // Entries as signed components, 256 whatever the palette's length so that an index (a u8)
-    // needs no bounds check. An error (RGB plus alpha, at most 4 * 255²) times `scale` (at most
-    // 200) fits in a u32.
-    let mut entries = [[0i32; 4]; 256];
-    for (e, c) in entries.iter_mut().zip(palette) {
-        *e = c.map(i32::from);
-    }
-    let error = |c: [u8; 4], e: &[i32; 4]| -> (u32, u32) {
-        let (r, g, b, a) = (
-            c[0] as i32 - e[0],
-            c[1] as i32 - e[1],
-            c[2] as i32 - e[2],
-            c[3] as i32 - e[3],
-        );
-        ((r * r + g * g + b * b) as u32, (a * a) as u32)
-    };
+    let scale = 100 + percent as u64;
     indices
         .par_chunks_mut(width * RUN_ROWS)
         .zip(pixels.par_chunks(width * RUN_ROWS))
@@ -171,8 +156,9 @@ pub(crate) fn extend_runs(
                         continue;
                     }
                     let c = opaque_or_clear(*p);
-                    let (rl, al) = error(c, &entries[left as usize]);
-                    let (ro, ao) = error(c, &entries[own as usize]);
+                    let (pl, po) = (palette[left as usize], palette[own as usize]);
+                    let (rl, al) = (rgb_error(c, pl), alpha_error(c, pl));
+                    let (ro, ao) = (rgb_error(c, po), alpha_error(c, po));
                     if (rl + al) * 100 <= (ro + ao) * scale {
                         *i = left;
                         acc.counts[left as usize] += 1;
