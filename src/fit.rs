@@ -8,32 +8,39 @@
 //! 1. Estimates locate the boundary: a try at K = 32 first (or the top value when it is lower,
 //!    and for JPEG quality), then a power-law guess, then secant steps on log(size) against
 //!    log(value), always inside the bracket; the top value only when the guesses reach it. The
-//!    value found is encoded in full.
+//!    value found is encoded in full; its exact size scales the estimates near it, and the
+//!    boundary is found again with the scaled estimates, from there, on the side the exact size
+//!    says.
 //! 2. Up by estimate from there, until the estimate is further over the limit than any drop in
-//!    size to a later value could undo ([`dip_bound`]). That bound is fitted, with half again as
-//!    much margin, to the largest drops from one value to the next measured with
-//!    `examples/size_curve.rs` over the small and medium corpus photos (every K to 256) and two
-//!    large ones (K to 128): in K they shrink as K grows (3.11% at K 6 on bridge, 3.35% at 20 on
-//!    astronaut, 2.32% at 26, under 1% from K 37 on), in JPEG quality they are at most 0.08%.
-//! 3. Down from there to the first value whose file fits. The estimates are scaled by the ratio
-//!    of exact to estimated size at the values encoded in full; that removes most of their
-//!    error, which is mostly a bias of the image (kleiber at K 33 to 39: within 0.3% after
-//!    scaling). A value whose scaled estimate is within a margin of the limit (three times the
-//!    largest error left at the exact values, at least 1%) is encoded in full; others are passed
-//!    by their estimate.
+//!    size to a later value could undo ([`dip_bound`]) and than the estimate's own margin. That
+//!    bound is fitted, with half again as much margin, to the largest drops from one value to
+//!    the next measured with `examples/size_curve.rs` over the small and medium corpus photos
+//!    (every K to 256) and two large ones (K to 128): in K they shrink as K grows (3.11% at K 6
+//!    on bridge, 3.35% at 20 on astronaut, 2.32% at 26, under 1% from K 37 on), in JPEG quality
+//!    they are at most 0.08%. Measured again over every K to 256 of 17 photos, the largest drop
+//!    from a K to any later one is at most 0.64 of the bound.
+//! 3. Down from there to the first value whose file fits. A value whose scaled estimate is within
+//!    its margin of the limit is encoded in full; others are passed by their estimate.
 //!
-//! PNG and JPEG estimates ([`crate::encode::estimate`]) encode an eighth of the rows. A GIF
-//! estimate is the file itself: its LZW runs on every core in less time than the pixels take to
-//! map, so GIF needs no margin and no second encode. Images under a megapixel are encoded whole.
+//! Estimates ([`crate::encode::estimate`]) encode an eighth of the rows: blocks of 4 rows for
+//! PNG (32 for JPEG). An estimate is scaled by the ratio of exact to estimated size at the
+//! nearest value encoded in full; its margin grows as K shrinks and with the distance to that
+//! value ([`margin`]), and is at least three times the spread of the ratios at the exact values
+//! near it. An estimate is never used unscaled to decide: a value with nothing to scale it is
+//! encoded in full. Exact sizes replace estimates where those move too much: K up to
+//! [`EXACT_UP_TO_K`], images under a megapixel, and GIF, whose LZW runs on every core in less
+//! time than the pixels take to map (so GIF needs no margin).
 //!
 //! Each K is clustered once (the clusters of the latest few are kept), an estimate maps only the
 //! rows it encodes, and only values encoded in full are mapped whole.
 //!
 //! The answer is the largest value whose full encoding fits. It is the answer of trying every
 //! value as long as the drops stay within the bound and the scaled estimates within their
-//! margin; the tests check it against trying every value on the fixtures (where estimates are
-//! exact), for limits at every kind of place, dips included; `examples/size_curve.rs` prints
-//! every value's size for any photo, to check an answer on large ones.
+//! margin. The tests check it against trying every value on the fixtures, full size (estimates
+//! exact) and enlarged past a megapixel (estimates sampled), for limits at every kind of place,
+//! dips included. `examples/size_curve.rs` records every K's sizes and estimates for any photo
+//! and `examples/fit_check.rs` checks the search against them: on the 17 photos of the corpus
+//! and its held-out set, every limit tried gives the answer of trying every K.
 
 use crate::encode::{encode, estimate, estimate_sampled, sampled_rows, EncodeOptions, Format};
 use crate::error::{Error, Result};
@@ -140,10 +147,13 @@ impl Tries<'_, '_> {
         }
     }
 
-    /// Whether an estimate is the exact size: for GIF, whose LZW on every core costs little
-    /// more than mapping the pixels, and for images too small to sample.
-    fn exact_estimates(&self) -> bool {
-        self.format == Format::Gif || sampled_rows(self.prepared.width(), self.prepared.height()).is_none()
+    /// Whether `v`'s estimate is its exact size: for GIF, whose LZW on every core costs little
+    /// more than mapping the pixels; for images too small to sample; and for K up to
+    /// [`EXACT_UP_TO_K`], where a sample's error moves too much from one K to the next.
+    fn exact_at(&self, v: u32) -> bool {
+        self.format == Format::Gif
+            || (self.per_value && v <= EXACT_UP_TO_K)
+            || sampled_rows(self.prepared.width(), self.prepared.height(), self.format).is_none()
     }
 
     /// `v`'s estimated size. For PNG without dithering only the sampled rows are mapped.
@@ -151,7 +161,7 @@ impl Tries<'_, '_> {
         if let Some(&e) = self.estimates.get(&v) {
             return Ok(e);
         }
-        if self.exact_estimates() {
+        if self.exact_at(v) {
             let n = self.exact(v)? as f64;
             self.estimates.insert(v, n);
             return Ok(n);
@@ -160,7 +170,7 @@ impl Tries<'_, '_> {
         let format = self.format;
         let (w, h) = (self.prepared.width(), self.prepared.height());
         let mut sample = None;
-        if let (true, Some(rows)) = (self.per_value, sampled_rows(w, h)) {
+        if let (true, Some(rows)) = (self.per_value, sampled_rows(w, h, format)) {
             let (quantizer, prepared) = (self.quantizer, self.prepared);
             let k = self.k_of(v);
             sample = quantizer.sampled(prepared, self.clusters(k)?, &rows);
@@ -192,26 +202,76 @@ impl Tries<'_, '_> {
         Ok(n)
     }
 
-    /// The estimate of `v` scaled by the mean ratio of exact to estimated size over the values
-    /// encoded in full, and the margin to allow it: three times the largest error that scaling
-    /// left at those values, and at least 1%.
+    /// The estimate of `v` scaled by the ratio of exact to estimated size at the values encoded
+    /// in full, and the margin to allow it (a fraction of the limit); see [`Tries::margin`].
     fn calibrated(&mut self, v: u32) -> Result<(f64, f64)> {
         let e = self.estimate(v)?;
-        if self.exact_estimates() {
+        if self.exact_at(v) {
             return Ok((e, 0.0));
         }
-        let ratios: Vec<f64> = self
+        // Values encoded in full whose estimate was sampled too, by distance from v.
+        let mut ratios: Vec<(u32, f64)> = self
             .exact
             .iter()
-            .filter_map(|(x, (n, _))| self.estimates.get(x).map(|e| *n as f64 / e))
+            .filter(|(x, _)| !self.exact_at(**x))
+            .filter_map(|(x, (n, _))| self.estimates.get(x).map(|e| (x.abs_diff(v), *n as f64 / e)))
             .collect();
-        if ratios.is_empty() {
-            return Ok((e, 0.05));
+        ratios.sort_by_key(|r| r.0);
+        let Some(&(d, _)) = ratios.first() else {
+            // Nothing to scale by yet: the estimate as it is, good only to locate the boundary.
+            return Ok((e, f64::INFINITY));
+        };
+        if !self.per_value {
+            // JPEG quality: the mean ratio, and three times the largest error left, at least 1%.
+            let bias = ratios.iter().map(|r| r.1).sum::<f64>() / ratios.len() as f64;
+            let worst = ratios
+                .iter()
+                .map(|r| (r.1 / bias - 1.0).abs())
+                .fold(0.0, f64::max);
+            return Ok((e * bias, (3.0 * worst).max(0.01)));
         }
-        let bias = ratios.iter().sum::<f64>() / ratios.len() as f64;
-        let worst = ratios.iter().map(|r| (r / bias - 1.0).abs()).fold(0.0, f64::max);
-        Ok((e * bias, (3.0 * worst).max(0.01)))
+        // K: the ratio at the nearest values, and a margin for how far it may have moved.
+        let nearest: Vec<f64> = ratios.iter().filter(|r| r.0 == d).map(|r| r.1).collect();
+        let bias = nearest.iter().sum::<f64>() / nearest.len() as f64;
+        let worst = ratios
+            .iter()
+            .filter(|r| r.0 <= NEAR)
+            .map(|r| (r.1 / bias - 1.0).abs())
+            .fold(0.0, f64::max);
+        Ok((e * bias, (3.0 * worst).max(margin(v, d))))
     }
+}
+
+impl Tries<'_, '_> {
+    /// [`Tries::calibrated`] for a decision: when no value encoded in full can scale `v`'s
+    /// estimate (its bias is unknown: 0.88 to 1.06 of the file on the corpus photos, 0.69 on an
+    /// enlarged fixture), `v` is encoded in full first, so the estimate is never trusted unscaled.
+    fn scaled(&mut self, v: u32) -> Result<(f64, f64)> {
+        let (ce, eps) = self.calibrated(v)?;
+        if eps.is_finite() {
+            return Ok((ce, eps));
+        }
+        self.exact(v)?;
+        self.calibrated(v)
+    }
+}
+
+/// Estimates are replaced by the exact size up to this K: below 17 colors the rows are 4-bit
+/// and deflated at level 9, and a sample's error moves by up to 10% from one K to the next
+/// (canopee, cups at K 2 to 16).
+const EXACT_UP_TO_K: u32 = 16;
+
+/// Exact values this close in K count in the spread of [`Tries::calibrated`].
+const NEAR: u32 = 16;
+
+/// The least margin of an estimate of K scaled at an exact value `d` values away:
+/// 10% / sqrt(K) x (1 + d / 16) (2.4% at K 17, 1.25% at 64, 0.63% at 256; twice that 16 values
+/// away). The ratio of exact to estimated size moves, on the corpus photos, by up to 1.05% from
+/// one K to the next at K 17 to 24, 0.70% at 49 to 96 and 0.28% above; up to 1.6%, 1.03% and
+/// 0.66% over 16 values. Over every limit tried on 17 photos (`examples/size_curve.rs`,
+/// `examples/fit_check.rs`), 7% in place of 10% still gave every answer right and 6% did not.
+fn margin(k: u32, d: u32) -> f64 {
+    0.10 / (k as f64).sqrt() * (1.0 + d as f64 / 16.0)
 }
 
 /// The value the boundary search tries first when it is below the top one: clustering costs
@@ -219,18 +279,13 @@ impl Tries<'_, '_> {
 const FIRST_TRY: u32 = 32;
 
 /// Where the estimates put the boundary: the largest value in `lo..=hi` whose estimate fits
-/// (or `lo`). Starts from `hi` when it is at most [`FIRST_TRY`] (and for JPEG quality, where a
-/// try costs the same anywhere), otherwise from [`FIRST_TRY`]; then a power-law guess
+/// (or `lo`). Starts from `first` (clamped into the range); then a power-law guess
 /// ([`Tries::growth`]), then secant steps on log(size) against log(value) through the
 /// two latest points (the power law from the latest when they are out of order), always inside
 /// the bracket. `hi` is tried only when the guesses reach it.
-fn boundary(tries: &mut Tries<'_, '_>, lo: u32, hi: u32) -> Result<u32> {
+fn boundary(tries: &mut Tries<'_, '_>, lo: u32, hi: u32, first: u32) -> Result<u32> {
     let max = tries.max as f64;
-    let first = if tries.per_value {
-        hi.min(FIRST_TRY).max(lo)
-    } else {
-        hi
-    };
+    let first = first.clamp(lo, hi);
     let ef = tries.calibrated(first)?.0;
     if ef <= max && first == hi {
         return Ok(hi);
@@ -269,14 +324,29 @@ fn boundary(tries: &mut Tries<'_, '_>, lo: u32, hi: u32) -> Result<u32> {
 /// The largest value in `lo..=hi` whose file fits in `tries.max` bytes (see the module docs).
 fn search(tries: &mut Tries<'_, '_>, lo: u32, hi: u32) -> Result<u32> {
     let max = tries.max as f64;
-    // Where the estimates put the boundary; that value in full calibrates the estimates near it.
-    let v = boundary(tries, lo, hi)?;
-    tries.exact(v)?;
+    // Where the estimates put the boundary: from K = 32 (or the top value when it is lower), and
+    // from the top JPEG quality, where a try costs the same anywhere.
+    let first = if tries.per_value { FIRST_TRY } else { hi };
+    let mut v = boundary(tries, lo, hi, first)?;
+    // That value in full scales the estimates; where they were off, the boundary is found again
+    // from it with the scaled estimates, on the side the exact size says.
+    let n = tries.exact(v)?;
+    if !tries.exact_at(v) {
+        let guess = (v as f64 * (max / n as f64).powf(1.0 / tries.growth())).round() as u32;
+        if n <= tries.max && v < hi {
+            v = boundary(tries, v, hi, guess.max(v + 1))?;
+        } else if n > tries.max && v > lo {
+            v = boundary(tries, lo, v - 1, guess.min(v - 1))?;
+        }
+        // The new boundary in full too: the values near it are then scaled from close by, with
+        // smaller margins.
+        tries.exact(v)?;
+    }
     // Up by estimate until no later value can fit: the calibrated estimate is further over the
     // limit than any drop in size could undo.
     let mut top = v;
     while top < hi {
-        let (ce, eps) = tries.calibrated(top + 1)?;
+        let (ce, eps) = tries.scaled(top + 1)?;
         if ce > max * (1.0 + dip_bound(top + 1, tries.per_value) + eps) {
             break;
         }
@@ -286,7 +356,7 @@ fn search(tries: &mut Tries<'_, '_>, lo: u32, hi: u32) -> Result<u32> {
     // calibrated estimate leaves a chance (and the lowest, to say how big it is).
     let mut u = top;
     loop {
-        let (ce, eps) = tries.calibrated(u)?;
+        let (ce, eps) = tries.scaled(u)?;
         if (u == lo || ce <= max * (1.0 + eps)) && tries.exact(u)? <= tries.max {
             return Ok(u);
         }
@@ -388,7 +458,11 @@ mod tests {
 
     fn check(name: &str, format: Format, kmax: u32) {
         let (w, h, px) = crate::testutil::fixture(name);
-        let image = ImageRef::new(w, h, &px).unwrap();
+        check_image(name, w, h, &px, format, kmax);
+    }
+
+    fn check_image(name: &str, w: u32, h: u32, px: &[[u8; 4]], format: Format, kmax: u32) {
+        let image = ImageRef::new(w, h, px).unwrap();
         let quantizer = Quantizer::new(Options::new(kmax).unwrap().with_backend(BackendChoice::Cpu)).unwrap();
         let prepared = quantizer.prepare(image, &mut |_| {}).unwrap();
         let enc = EncodeOptions {
@@ -442,6 +516,19 @@ mod tests {
     #[test]
     fn gif_search_gives_the_exhaustive_answer_for_every_kind_of_limit() {
         check("coffee.png", Format::Gif, 64);
+    }
+
+    /// A fixture three times as wide and high (2.2 MP): its estimates are sampled, so the search
+    /// scales them, allows margins and finds the boundary again after the first exact size.
+    #[test]
+    fn png_search_with_sampled_estimates_gives_the_exhaustive_answer() {
+        let (w, h, px) = crate::testutil::fixture("coffee.png");
+        let (w3, h3) = (w * 3, h * 3);
+        let big: Vec<[u8; 4]> = (0..h3 * w3)
+            .map(|i| px[((i / w3 / 3) * w + (i % w3) / 3) as usize])
+            .collect();
+        assert!(crate::encode::sampled_rows(w3, h3, Format::Png).is_some());
+        check_image("coffee.png x3", w3, h3, &big, Format::Png, 48);
     }
 
     #[test]
