@@ -204,7 +204,8 @@ impl Tries<'_, '_> {
     }
 
     /// The estimate of `v` scaled by the ratio of exact to estimated size at the values encoded
-    /// in full, and the margin to allow it (a fraction of the limit); see [`Tries::margin`].
+    /// in full, and the margin to allow it (a fraction of the limit; see [`margin`]). The margin is
+    /// infinite while nothing can scale the estimate: it then only locates the boundary.
     fn calibrated(&mut self, v: u32) -> Result<(f64, f64)> {
         let e = self.estimate(v)?;
         if self.exact_at(v) {
@@ -241,9 +242,7 @@ impl Tries<'_, '_> {
             .fold(0.0, f64::max);
         Ok((e * bias, (3.0 * worst).max(margin(v, d))))
     }
-}
 
-impl Tries<'_, '_> {
     /// [`Tries::calibrated`] for a decision: when no value encoded in full can scale `v`'s
     /// estimate (its bias is unknown: the file is 0.92 to 1.00 times the estimate on the corpus
     /// photos at K 17 and above, 0.69 times on an enlarged fixture), `v` is encoded in full

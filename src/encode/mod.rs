@@ -155,7 +155,7 @@ const SAMPLE_EVERY: usize = 8;
 const EXACT_BELOW: usize = 1 << 20;
 
 /// An estimate of `encode(q, format, opts).len()` from an eighth of the rows: every eighth block
-/// of 4 rows (32 for JPEG, [`sampled_rows`]), stacked into a smaller image of the same width and encoded the
+/// of 4 rows (32 for JPEG), stacked into a smaller image of the same width and encoded the
 /// same way. The file of the first row alone stands for the fixed part (headers, palette,
 /// tables); the rest is scaled by the row count. Exact for images under a megapixel or 256 rows.
 /// Used to search for a file size without encoding every try in full.
