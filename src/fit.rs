@@ -43,7 +43,7 @@
 //! the 18 photos of the corpus and its held-out set, the search gives the answer of trying every
 //! K at every limit tried (BENCHMARKS.md).
 
-use crate::encode::{encode, estimate, estimate_sampled, sampled_rows, EncodeOptions, Format};
+use crate::encode::{encode, estimate, estimate_sampled, is_sampled, sampled_rows, EncodeOptions, Format};
 use crate::error::{Error, Result};
 use crate::quantized::Quantized;
 use crate::quantizer::{Clusters, Prepared, Quantizer};
@@ -154,7 +154,7 @@ impl Tries<'_, '_> {
     fn exact_at(&self, v: u32) -> bool {
         self.format == Format::Gif
             || (self.per_value && v <= EXACT_UP_TO_K)
-            || sampled_rows(self.prepared.width(), self.prepared.height(), self.format).is_none()
+            || !is_sampled(self.prepared.width(), self.prepared.height())
     }
 
     /// `v`'s estimated size. For PNG without dithering only the sampled rows are mapped.

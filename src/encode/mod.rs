@@ -174,17 +174,24 @@ pub fn estimate(q: &Quantized, format: Format, opts: &EncodeOptions) -> Result<f
     }
 }
 
+/// Whether [`estimate`] samples a `width` x `height` image rather than encoding it whole: from a
+/// megapixel and 256 rows, in every format.
+pub(crate) fn is_sampled(width: u32, height: u32) -> bool {
+    let (w, h) = (width as usize, height as usize);
+    h >= SAMPLE_ROWS_JPEG * SAMPLE_EVERY && w * h >= EXACT_BELOW
+}
+
 /// The rows [`estimate`] encodes in `format`, as ranges of row numbers: every eighth block of 4
 /// rows (of 32 for JPEG). None when the image is small enough to be encoded whole.
 pub(crate) fn sampled_rows(width: u32, height: u32, format: Format) -> Option<Vec<std::ops::Range<usize>>> {
-    let (w, h) = (width as usize, height as usize);
+    if !is_sampled(width, height) {
+        return None;
+    }
+    let h = height as usize;
     let block = match format {
         Format::Jpeg => SAMPLE_ROWS_JPEG,
         Format::Png | Format::Gif => SAMPLE_ROWS,
     };
-    if h < SAMPLE_ROWS_JPEG * SAMPLE_EVERY || w * h < EXACT_BELOW {
-        return None;
-    }
     Some(
         (0..h)
             .step_by(block * SAMPLE_EVERY)
