@@ -257,9 +257,9 @@ impl Tries<'_, '_> {
     }
 }
 
-/// Estimates are replaced by the exact size up to this K: below 17 colors the rows are 4-bit
-/// and deflated at level 9, and a sample's error moves by up to 6.7% within two values of K and
-/// 10% within eight (canopee at K 2 to 16).
+/// Estimates are replaced by the exact size up to this K: below 17 colors the rows are 4-bit,
+/// and a sample's error moved by up to 6.7% within two values of K and 10% within eight
+/// (canopee at K 2 to 16, measured when these were deflated at level 9).
 const EXACT_UP_TO_K: u32 = 16;
 
 /// Exact values this close in K count in the spread of [`Tries::calibrated`].

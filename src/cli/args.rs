@@ -210,7 +210,7 @@ pub struct QuantizeArgs {
     #[arg(long, value_name = "Q", value_parser = clap::value_parser!(u8).range(1..=100), help_heading = OUTPUT)]
     pub quality: Option<u8>,
     /// PNG compression effort, 1 (fastest) to 9 (smallest file). Default: 6 for dithered images,
-    /// else 9 for 16 colors or fewer and 7 above.
+    /// else 7, and 9 for 16 colors or fewer under 2 megapixels.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=9), help_heading = OUTPUT)]
     pub png_level: Option<u8>,
     /// Largest output file, e.g. 500k, 1.5MB, 2MiB or 123456 (bytes). PNG/GIF: the largest K up to

@@ -61,7 +61,7 @@ impl Format {
 pub struct EncodeOptions {
     /// JPEG quality, 1..=100.
     pub quality: u8,
-    /// PNG deflate level, 1 (fastest) to 9 (smallest); None picks by palette size
+    /// PNG deflate level, 1 (fastest) to 9 (smallest); None picks by palette and image size
     /// ([`default_png_level`]).
     pub png_level: Option<u8>,
     /// The ICC profile, color chunks and density to write ([`crate::metadata`] says which
@@ -86,6 +86,9 @@ struct View<'a> {
     palette: &'a [[u8; 4]],
     indices: &'a [u8],
     dithered: bool,
+    /// Pixels of the whole image the view stands for (a sample's default deflate level is the
+    /// whole image's).
+    pixels: u64,
 }
 
 impl<'a> View<'a> {
@@ -96,6 +99,7 @@ impl<'a> View<'a> {
             palette: &q.palette,
             indices: &q.indices,
             dithered: q.dithered,
+            pixels: q.width as u64 * q.height as u64,
         }
     }
 
@@ -219,6 +223,7 @@ pub(crate) fn estimate_sampled(
         palette,
         indices: &sample[..rows * w],
         dithered,
+        pixels: width as u64 * height as u64,
     };
     let fixed = view(1).encode(format, opts)?.len() as f64;
     let sampled = view(rows).encode(format, opts)?.len() as f64;
@@ -239,12 +244,17 @@ fn enc_err(e: impl std::fmt::Display) -> Error {
     Error::Encode(e.to_string())
 }
 
-/// The PNG deflate level used when none is given: 6 for dithered images (their noise leaves
-/// deflate little to find: level 9 is 0.7% smaller at 4 times the time), otherwise 9 for palettes
-/// of 16 colors or fewer (4-bit data, half the bytes, so the strongest level stays cheap) and 7
-/// above (levels 8 and 9 cost 2 to 4 times the time for 2 to 6%). See BENCHMARKS.md.
-pub fn default_png_level(colors: usize, dithered: bool) -> u8 {
-    match (dithered, colors <= 16) {
+/// Below this many pixels a palette of 16 colors or fewer is deflated at level 9: it costs tens of
+/// milliseconds there. See [`default_png_level`].
+const LEVEL_9_BELOW: u64 = 1 << 21;
+
+/// The PNG deflate level used when none is given, for an image of `pixels` pixels: 6 for dithered
+/// images (their noise leaves deflate little to find: level 9 is 0.7% smaller at 4 times the
+/// time), otherwise 7, and 9 for palettes of 16 colors or fewer (4-bit data) under two megapixels.
+/// Level 9 costs 2 to 4 times the time of level 7: 250 against 114 ms on a 20 MP photo at K=16 on
+/// 2 cores, for a file 2 to 9% smaller. See BENCHMARKS.md.
+pub fn default_png_level(colors: usize, dithered: bool, pixels: u64) -> u8 {
+    match (dithered, colors <= 16 && pixels < LEVEL_9_BELOW) {
         (true, _) => 6,
         (false, true) => 9,
         (false, false) => 7,
@@ -254,7 +264,7 @@ pub fn default_png_level(colors: usize, dithered: bool) -> u8 {
 fn png(q: &View<'_>, opts: &EncodeOptions) -> Result<Vec<u8>> {
     let level = opts
         .png_level
-        .unwrap_or_else(|| default_png_level(q.palette.len(), q.dithered));
+        .unwrap_or_else(|| default_png_level(q.palette.len(), q.dithered, q.pixels));
     let ancillary = match &opts.metadata {
         Some(m) => m.png_chunks()?,
         None => Vec::new(),
@@ -343,4 +353,54 @@ fn jpeg(q: &View<'_>, opts: &EncodeOptions) -> Result<Vec<u8>> {
         .encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb)
         .map_err(enc_err)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::Rng;
+
+    #[test]
+    fn the_default_png_level_follows_dithering_palette_size_and_image_size() {
+        let big = LEVEL_9_BELOW;
+        assert_eq!(default_png_level(16, false, big - 1), 9);
+        assert_eq!(default_png_level(2, false, 64), 9);
+        assert_eq!(default_png_level(16, false, big), 7);
+        assert_eq!(default_png_level(17, false, 64), 7);
+        assert_eq!(default_png_level(256, false, big), 7);
+        assert_eq!(default_png_level(16, true, 64), 6);
+        assert_eq!(default_png_level(256, true, big), 6);
+    }
+
+    /// A sample stands for the whole image, so it is deflated at the whole image's level: the
+    /// estimate of a 16-color image of two megapixels (level 7) is not that of its sampled rows
+    /// alone, which are under two megapixels (level 9).
+    #[test]
+    fn a_sampled_estimate_uses_the_whole_images_default_level() {
+        let (w, h) = (2048u32, 1024u32);
+        assert!(is_sampled(w, h) && w as u64 * h as u64 >= LEVEL_9_BELOW);
+        let palette: Vec<[u8; 4]> = (0..16u8).map(|i| [i * 16, 255 - i * 16, i, 255]).collect();
+        let rows = sampled_rows(w, h, Format::Png).expect("sampled");
+        let n: usize = rows.iter().map(|r| r.len()).sum::<usize>() * w as usize;
+        // Runs of random length and index: deflate finds more in them the harder it looks.
+        let mut rng = Rng(7);
+        let mut sample = Vec::with_capacity(n);
+        while sample.len() < n {
+            let (v, run) = (rng.below(16) as u8, 1 + rng.below(6) as usize);
+            sample.extend(std::iter::repeat_n(v, run.min(n - sample.len())));
+        }
+        let at = |level: Option<u8>| {
+            let opts = EncodeOptions {
+                png_level: level,
+                ..Default::default()
+            };
+            estimate_sampled(w, h, &palette, &sample, false, Format::Png, &opts).expect("estimate")
+        };
+        let (default, seven, nine) = (at(None), at(Some(7)), at(Some(9)));
+        assert_ne!(
+            seven, nine,
+            "the levels must differ on this data for the test to mean anything"
+        );
+        assert_eq!(default, seven);
+    }
 }
