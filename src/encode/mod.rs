@@ -244,8 +244,9 @@ fn enc_err(e: impl std::fmt::Display) -> Error {
     Error::Encode(e.to_string())
 }
 
-/// Below this many pixels a palette of 16 colors or fewer is deflated at level 9: it costs tens of
-/// milliseconds there. See [`default_png_level`].
+/// Below this many pixels a palette of 16 colors or fewer is deflated at level 9: it costs at most
+/// a few tens of milliseconds there (3 to 14 ms on 0.1 to 0.4 MP photos, 2 cores). See
+/// [`default_png_level`].
 const LEVEL_9_BELOW: u64 = 1 << 21;
 
 /// The PNG deflate level used when none is given, for an image of `pixels` pixels: 6 for dithered
