@@ -6,7 +6,7 @@
 //!
 //! With TSV, every K's exact PNG and GIF sizes and their estimates (`kmquant::encode::estimate`,
 //! the sampled rows `--max-bytes` encodes) are written there, one line per K:
-//! `image, k, png, png_estimate, gif, gif_estimate`; `bench/size_curves.py` reads them.
+//! `image, k, png, png_estimate, gif, gif_estimate`; `examples/fit_check.rs` reads them.
 
 use kmquant::encode::{encode, estimate, EncodeOptions, Format};
 use kmquant::{BackendChoice, ImageRef, Options, Quantizer};

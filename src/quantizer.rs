@@ -337,8 +337,9 @@ impl Quantizer {
         let mut indices = remap::expand(&p.hist, &pixels, &o.finals);
         // Rows are independent in the run pass, so these rows come out as in the whole image
         // (up to the palette's order, which no size depends on).
-        if self.run_bias(c) > 0 {
-            remap::extend_runs(w, &pixels, &o.palette, &mut indices, self.run_bias(c));
+        let run_bias = self.run_bias(c);
+        if run_bias > 0 {
+            remap::extend_runs(w, &pixels, &o.palette, &mut indices, run_bias);
         }
         Some((o.palette, indices))
     }
