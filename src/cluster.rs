@@ -19,6 +19,7 @@ use crate::gpu::{GpuBackend, GpuContext};
 use crate::grid::{nearest, round_div, Point, GRID_SCALE};
 use crate::options::Options;
 use crate::quantized::Timings;
+use crate::seed::Seeds;
 use crate::space::ColorSpace;
 use std::time::Instant;
 
@@ -84,7 +85,7 @@ pub(crate) fn cluster(
     gpu: Option<&GpuContext>,
     fall_back: bool,
     problem: &Problem<'_>,
-    init: &[Point],
+    init: &Seeds,
     opts: &Options,
     timings: &mut Timings,
     on_step: &mut dyn FnMut(Step),
@@ -96,7 +97,7 @@ pub(crate) fn cluster(
             GpuBackend::new(ctx, problem.points, problem.weights, opts.gpu_chunk_points).and_then(|mut b| {
                 timings.setup = t.elapsed();
                 let chunks = b.chunks();
-                run_on(&mut b, problem, init, opts, timings, on_step).map(|c| (c, chunks))
+                run_on(&mut b, problem, &init.centroids, opts, timings, on_step).map(|c| (c, chunks))
             });
         match attempt {
             Ok((mut c, chunks)) => {
@@ -110,7 +111,10 @@ pub(crate) fn cluster(
         }
     }
     let mut cpu = CpuBackend::new(problem.points, problem.weights);
-    let mut c = run_on(&mut cpu, problem, init, opts, timings, on_step)?;
+    if let Some(hints) = &init.hints {
+        cpu.start_from(hints, init.centroids.len());
+    }
+    let mut c = run_on(&mut cpu, problem, &init.centroids, opts, timings, on_step)?;
     c.warnings = warnings;
     Ok(c)
 }

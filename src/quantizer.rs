@@ -16,8 +16,8 @@ use crate::options::{Init, Options, MAX_COLORS};
 use crate::policy::{Devices, Stage};
 use crate::quantized::{Progress, Quantized, Timings};
 use crate::remap::{self, Mapped, Source};
-use crate::seed;
-use std::sync::Arc;
+use crate::seed::{self, MedianCut, Seeds};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Quantizes with a fresh backend chosen by `opts.backend()`. To process many images on one
@@ -38,6 +38,9 @@ pub struct Prepared<'a> {
     histogram_time: Duration,
     waited: Duration,
     warnings: Vec<String>,
+    /// The median cut of the last problem seeded (keyed by whether the transparent color was
+    /// left out), kept so that trying many K (`--max-bytes`, the explorer) splits once.
+    median_cut: Mutex<Option<(bool, MedianCut)>>,
 }
 
 impl Prepared<'_> {
@@ -205,6 +208,7 @@ impl Quantizer {
             histogram_time: t.elapsed(),
             waited,
             warnings,
+            median_cut: Mutex::new(None),
         })
     }
 
@@ -248,9 +252,12 @@ impl Quantizer {
         progress(Progress::Stage("seed"));
         let t = Instant::now();
         let init = if exact {
-            Vec::new()
+            Seeds {
+                centroids: Vec::new(),
+                hints: None,
+            }
         } else {
-            self.seed(&problem, k - reserve as usize)
+            self.seed(p, &problem, reserve, k - reserve as usize)
         };
         timings.seed = t.elapsed();
 
@@ -360,7 +367,7 @@ impl Quantizer {
     fn cluster(
         &self,
         problem: &Problem<'_>,
-        init: &[Point],
+        init: &Seeds,
         k: usize,
         total: f64,
         timings: &mut Timings,
@@ -392,13 +399,27 @@ impl Quantizer {
         )
     }
 
-    /// The seed stage.
-    fn seed(&self, problem: &Problem<'_>, k: usize) -> Vec<Point> {
+    /// The seed stage. The median cut is kept in `p` for the next K.
+    fn seed(&self, p: &Prepared<'_>, problem: &Problem<'_>, reserve: bool, k: usize) -> Seeds {
         match self.opts.init {
-            Init::MedianCut => seed::median_cut(problem.points, problem.weights, k),
-            Init::KMeansPlusPlus => {
-                seed::kmeans_plus_plus(problem.points, problem.weights, k, self.opts.seed)
+            Init::MedianCut => {
+                // A poisoned lock means a seeding panicked half way: start the cut again.
+                let mut kept = p.median_cut.lock().unwrap_or_else(|poisoned| {
+                    let mut kept = poisoned.into_inner();
+                    *kept = None;
+                    kept
+                });
+                if kept.as_ref().is_some_and(|(r, _)| *r != reserve) {
+                    *kept = None;
+                }
+                let (_, cut) =
+                    kept.get_or_insert_with(|| (reserve, MedianCut::new(problem.points, problem.weights)));
+                cut.seeds(problem.points, problem.weights, k)
             }
+            Init::KMeansPlusPlus => Seeds {
+                centroids: seed::kmeans_plus_plus(problem.points, problem.weights, k, self.opts.seed),
+                hints: None,
+            },
         }
     }
 
@@ -496,6 +517,35 @@ mod tests {
                 .collect();
             let got: Vec<[u8; 4]> = sample.iter().map(|&i| palette[i as usize]).collect();
             assert_eq!(got, want, "run bias {bias}");
+        }
+    }
+
+    /// The median cut is kept in the prepared image between K: a K quantized after others, larger
+    /// and smaller, transparent color reserved or not, is the K of a fresh prepared image.
+    #[test]
+    fn a_k_after_other_ks_is_the_k_of_a_fresh_image() {
+        let (w, h, mut px) = crate::testutil::fixture("coffee.png");
+        let q = Quantizer::new(Options::new(16).unwrap().with_backend(BackendChoice::Cpu)).unwrap();
+        let fresh = |px: &[[u8; 4]], k: u32| {
+            let p = q.prepare(ImageRef::new(w, h, px).unwrap(), &mut |_| {}).unwrap();
+            q.quantize_prepared(&p, k, &mut |_| {}).unwrap()
+        };
+        let opaque = px.clone();
+        // A few fully transparent pixels: K >= 2 reserves an entry for them, K = 1 does not.
+        for p in px.iter_mut().step_by(97) {
+            *p = [0, 0, 0, 0];
+        }
+        for image in [&opaque, &px] {
+            let p = q
+                .prepare(ImageRef::new(w, h, image).unwrap(), &mut |_| {})
+                .unwrap();
+            for k in [200, 9, 1, 64, 10, 2, 256] {
+                let kept = q.quantize_prepared(&p, k, &mut |_| {}).unwrap();
+                let want = fresh(image, k);
+                assert_eq!(kept.palette, want.palette, "K={k}");
+                assert_eq!(kept.indices, want.indices, "K={k}");
+                assert_eq!(kept.iterations, want.iterations, "K={k}");
+            }
         }
     }
 }

@@ -6,6 +6,8 @@
 //! - [`median_cut`]: repeatedly split the box of colors with the largest squared error, along its
 //!   widest channel, at the threshold that minimises the two halves' total squared error (Wu's
 //!   criterion restricted to one axis). Close to a k-means optimum, so Lloyd needs few iterations.
+//!   The splits do not depend on K, so one [`MedianCut`] serves every K tried on an image, and
+//!   each point's box is where the CPU backend starts its first nearest-centroid search.
 //! - [`kmeans_plus_plus`]: weighted D² sampling driven by a SplitMix64 generator seeded by the user.
 
 #![allow(clippy::needless_range_loop)]
@@ -140,49 +142,133 @@ fn best_split(
     best.map(|(_, t)| (axis, t))
 }
 
+/// Where Lloyd starts: the centroids, and for each point the seed it came from when the seeding
+/// knows it. The CPU backend starts each point's first nearest-centroid search there (a box's
+/// own mean is usually its points' nearest centroid); the answer is the same from any start.
+pub(crate) struct Seeds {
+    /// The initial centroids.
+    pub centroids: Vec<Point>,
+    /// Each point's seed, an index into `centroids` (median cut: the box that holds the point).
+    pub hints: Option<Vec<u16>>,
+}
+
 /// Up to `k` centroids by variance-minimising median cut. Fewer come back only when there are
 /// fewer than `k` distinct points.
+#[cfg(test)]
 pub(crate) fn median_cut(points: &[Point], weights: &[u32], k: usize) -> Vec<Point> {
-    let n = points.len();
-    if n == 0 || k == 0 {
-        return Vec::new();
-    }
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    let mut cuts = vec![Cut {
-        start: 0,
-        end: n,
-        sse: Moments::of(points, weights, &order).sse(),
-    }];
-    let mut buckets = vec![Moments::default(); BUCKETS];
-    while cuts.len() < k {
-        let Some(pi) = worst_box(&cuts) else { break };
-        let (start, end) = (cuts[pi].start, cuts[pi].end);
-        let idx = &mut order[start..end];
-        let Some((axis, t)) = best_split(points, weights, idx, &mut buckets) else {
-            // Nothing left to split here.
-            cuts[pi].sse = 0.0;
-            continue;
+    MedianCut::new(points, weights)
+        .seeds(points, weights, k)
+        .centroids
+}
+
+/// The median cut, kept for more than one K. Each split takes the worst box of those so far, so
+/// the boxes for K are those after the first K - 1 splits whatever K the splitting went on to:
+/// one run of splits serves every K up to the largest asked for, and the seeds of a K do not
+/// depend on what was asked before. Every call must pass the points and weights of `new`.
+pub(crate) struct MedianCut {
+    /// The point indices; every box ever made is a range of it (a split reorders only the range
+    /// of the box it splits).
+    order: Vec<u32>,
+    /// The boxes after every split so far.
+    cuts: Vec<Cut>,
+    /// Every split so far, in order: the index of the box split, and where its range was cut
+    /// (the box keeps the lower part; the upper part is appended).
+    splits: Vec<(usize, usize)>,
+    /// Scratch for [`best_split`].
+    buckets: Vec<Moments>,
+}
+
+impl MedianCut {
+    /// One box of every point.
+    pub fn new(points: &[Point], weights: &[u32]) -> Self {
+        let order: Vec<u32> = (0..points.len() as u32).collect();
+        let cuts = if points.is_empty() {
+            Vec::new()
+        } else {
+            vec![Cut {
+                start: 0,
+                end: points.len(),
+                sse: Moments::of(points, weights, &order).sse(),
+            }]
         };
-        let (lo, hi): (Vec<u32>, Vec<u32>) = idx
-            .iter()
-            .partition(|&&i| (points[i as usize].0[axis] as usize) <= t);
-        let mid = start + lo.len();
-        idx[..lo.len()].copy_from_slice(&lo);
-        idx[lo.len()..].copy_from_slice(&hi);
-        cuts[pi] = Cut {
-            start,
-            end: mid,
-            sse: Moments::of(points, weights, &order[start..mid]).sse(),
-        };
-        cuts.push(Cut {
-            start: mid,
-            end,
-            sse: Moments::of(points, weights, &order[mid..end]).sse(),
-        });
+        MedianCut {
+            order,
+            cuts,
+            splits: Vec::new(),
+            buckets: Vec::new(),
+        }
     }
-    cuts.iter()
-        .map(|c| mean(points, weights, &order[c.start..c.end]))
-        .collect()
+
+    /// Splits until there are `k` boxes or none can be split.
+    fn grow(&mut self, points: &[Point], weights: &[u32], k: usize) {
+        while self.cuts.len() < k {
+            let Some(pi) = worst_box(&self.cuts) else { break };
+            if self.buckets.is_empty() {
+                self.buckets = vec![Moments::default(); BUCKETS];
+            }
+            let (start, end) = (self.cuts[pi].start, self.cuts[pi].end);
+            let idx = &mut self.order[start..end];
+            let Some((axis, t)) = best_split(points, weights, idx, &mut self.buckets) else {
+                // Nothing left to split here.
+                self.cuts[pi].sse = 0.0;
+                continue;
+            };
+            let (lo, hi): (Vec<u32>, Vec<u32>) = idx
+                .iter()
+                .partition(|&&i| (points[i as usize].0[axis] as usize) <= t);
+            let mid = start + lo.len();
+            idx[..lo.len()].copy_from_slice(&lo);
+            idx[lo.len()..].copy_from_slice(&hi);
+            self.cuts[pi] = Cut {
+                start,
+                end: mid,
+                sse: Moments::of(points, weights, &self.order[start..mid]).sse(),
+            };
+            self.cuts.push(Cut {
+                start: mid,
+                end,
+                sse: Moments::of(points, weights, &self.order[mid..end]).sse(),
+            });
+            self.splits.push((pi, mid));
+        }
+    }
+
+    /// The seeds for `k` boxes (fewer when there are fewer distinct points): each box's rounded
+    /// weighted mean, and each point's box.
+    pub fn seeds(&mut self, points: &[Point], weights: &[u32], k: usize) -> Seeds {
+        if points.is_empty() || k == 0 {
+            return Seeds {
+                centroids: Vec::new(),
+                hints: None,
+            };
+        }
+        if points.len() != self.order.len() {
+            // Not the points of `new`: start again rather than index past them.
+            *self = MedianCut::new(points, weights);
+        }
+        self.grow(points, weights, k);
+        // The boxes after the first k - 1 splits: ranges of `order`, which later splits only
+        // reordered within.
+        let mut boxes = vec![(0, points.len())];
+        for &(pi, mid) in self.splits.iter().take(k - 1) {
+            let (start, end) = boxes[pi];
+            boxes[pi] = (start, mid);
+            boxes.push((mid, end));
+        }
+        let mut hints = vec![0u16; points.len()];
+        for (b, &(start, end)) in boxes.iter().enumerate() {
+            for &i in &self.order[start..end] {
+                hints[i as usize] = b as u16;
+            }
+        }
+        Seeds {
+            centroids: boxes
+                .iter()
+                .map(|&(start, end)| mean(points, weights, &self.order[start..end]))
+                .collect(),
+            hints: Some(hints),
+        }
+    }
 }
 
 /// SplitMix64: a tiny, well-known generator whose output is fixed by its seed on every platform.
@@ -281,6 +367,45 @@ mod tests {
         let (many, few) = (err(&c), err(&one));
         assert!(many * 10 < few, "64 boxes must cut the error tenfold at least");
         assert_eq!(w * h, hist.counts.iter().sum::<u32>());
+    }
+
+    /// One median cut serves every K in any order: the seeds for K are a fresh cut's, and each
+    /// point's hint is its box, whose weighted mean is the hinted centroid.
+    #[test]
+    fn a_kept_median_cut_gives_every_k_the_seeds_of_a_fresh_one_with_each_points_box() {
+        let (_, _, px) = fixture("chelsea.png");
+        let hist = Histogram::counted(&px, None);
+        let pts: Vec<Point> = hist
+            .colors
+            .iter()
+            .map(|c| Point(c.map(|v| v as u16 * 8)))
+            .collect();
+        let w = &hist.counts;
+        let mut kept = MedianCut::new(&pts, w);
+        for k in [100, 1, 37, 256, 2, 255, 100] {
+            let seeds = kept.seeds(&pts, w, k);
+            let fresh = MedianCut::new(&pts, w).seeds(&pts, w, k);
+            assert_eq!(seeds.centroids, fresh.centroids, "K={k}");
+            assert_eq!(seeds.hints, fresh.hints, "K={k}");
+            assert_eq!(seeds.centroids.len(), k);
+            let hints = seeds.hints.unwrap();
+            let mut boxes = vec![Vec::new(); k];
+            for (i, &b) in hints.iter().enumerate() {
+                boxes[b as usize].push(i as u32);
+            }
+            for (b, members) in boxes.iter().enumerate() {
+                assert!(!members.is_empty(), "K={k}: box {b} is empty");
+                assert_eq!(mean(&pts, w, members), seeds.centroids[b], "K={k}: box {b}");
+            }
+        }
+        // Fewer distinct points than K: as many seeds as points, each point its own box.
+        let few = &pts[..5];
+        let seeds = MedianCut::new(few, &w[..5]).seeds(few, &w[..5], 9);
+        let hints = seeds.hints.unwrap();
+        assert_eq!(seeds.centroids.len(), 5);
+        for (i, p) in few.iter().enumerate() {
+            assert_eq!(seeds.centroids[hints[i] as usize], *p, "point {i}");
+        }
     }
 
     #[test]

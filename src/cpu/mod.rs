@@ -85,6 +85,16 @@ impl<'a> CpuBackend<'a> {
             k: 0,
         }
     }
+
+    /// Starts each point's first search from `hints[i]`, one of the first `k` centroids (its
+    /// seed). The labels are the same from any start; a good one only makes the search short.
+    /// Hints of another length are ignored.
+    pub fn start_from(&mut self, hints: &[u16], k: usize) {
+        if hints.len() == self.labels.len() {
+            self.labels.copy_from_slice(hints);
+            self.k = k;
+        }
+    }
 }
 
 impl Backend for CpuBackend<'_> {

@@ -60,6 +60,28 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// A first search started from seed hints, good or bad (some past the last centroid), gives
+    /// the brute force's labels and sums.
+    #[test]
+    fn hinted_first_assignment_equals_brute_force(seed in 1u64..u64::MAX, n in 1usize..800, k in 1usize..64) {
+        let mut rng = Rng(seed);
+        let (points, weights) = random_points(&mut rng, n, 250);
+        let centroids = random_centroids(&mut rng, k);
+        let hints: Vec<u16> = (0..n).map(|_| rng.below(k as u64 + 3) as u16).collect();
+        let mut backend = CpuBackend::new(&points, &weights);
+        backend.start_from(&hints, k);
+        prop_assert_eq!(&backend.labels, &hints);
+        let got = backend.assign(&centroids).unwrap();
+        prop_assert_eq!(got, brute_sums(&points, &weights, &centroids));
+        for (p, &l) in points.iter().zip(&backend.labels) {
+            prop_assert_eq!(l as usize, brute_nearest(*p, &centroids).0);
+        }
+    }
+}
+
 #[test]
 fn remap_twin_labels_are_the_brute_force_argmin() {
     let mut rng = Rng(5);
