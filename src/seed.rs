@@ -346,15 +346,21 @@ mod tests {
     use crate::histogram::Histogram;
     use crate::testutil::fixture;
 
-    #[test]
-    fn median_cut_gives_k_distinct_centroids_and_a_lower_error_than_one_cluster() {
-        let (w, h, px) = fixture("coffee.png");
-        let hist = Histogram::counted(&px, None);
-        let pts: Vec<Point> = hist
+    /// The histogram of `px` and its colors as grid points.
+    fn points_of(px: &[[u8; 4]]) -> (Histogram, Vec<Point>) {
+        let hist = Histogram::counted(px, None);
+        let pts = hist
             .colors
             .iter()
             .map(|c| Point(c.map(|v| v as u16 * 8)))
             .collect();
+        (hist, pts)
+    }
+
+    #[test]
+    fn median_cut_gives_k_distinct_centroids_and_a_lower_error_than_one_cluster() {
+        let (w, h, px) = fixture("coffee.png");
+        let (hist, pts) = points_of(&px);
         let c = median_cut(&pts, &hist.counts, 64);
         assert_eq!(c.len(), 64);
         let mut dedup = c.clone();
@@ -374,12 +380,7 @@ mod tests {
     #[test]
     fn a_kept_median_cut_gives_every_k_the_seeds_of_a_fresh_one_with_each_points_box() {
         let (_, _, px) = fixture("chelsea.png");
-        let hist = Histogram::counted(&px, None);
-        let pts: Vec<Point> = hist
-            .colors
-            .iter()
-            .map(|c| Point(c.map(|v| v as u16 * 8)))
-            .collect();
+        let (hist, pts) = points_of(&px);
         let w = &hist.counts;
         let mut kept = MedianCut::new(&pts, w);
         for k in [100, 1, 37, 256, 2, 255, 100] {
@@ -411,12 +412,7 @@ mod tests {
     #[test]
     fn kmeans_plus_plus_is_fixed_by_its_seed() {
         let (_, _, px) = fixture("chelsea.png");
-        let hist = Histogram::counted(&px, None);
-        let pts: Vec<Point> = hist
-            .colors
-            .iter()
-            .map(|c| Point(c.map(|v| v as u16 * 8)))
-            .collect();
+        let (hist, pts) = points_of(&px);
         let a = kmeans_plus_plus(&pts, &hist.counts, 16, 1);
         assert_eq!(a, kmeans_plus_plus(&pts, &hist.counts, 16, 1));
         assert_ne!(a, kmeans_plus_plus(&pts, &hist.counts, 16, 2));
