@@ -344,15 +344,16 @@ mod tests {
     use crate::backend::Backend;
     use crate::cpu::CpuBackend;
     use crate::histogram::Histogram;
+    use crate::space::ColorSpace;
     use crate::testutil::fixture;
 
-    /// The histogram of `px` and its colors as grid points.
+    /// The histogram of `px` and its colors as grid points (sRGB).
     fn points_of(px: &[[u8; 4]]) -> (Histogram, Vec<Point>) {
         let hist = Histogram::counted(px, None);
         let pts = hist
             .colors
             .iter()
-            .map(|c| Point(c.map(|v| v as u16 * 8)))
+            .map(|&c| ColorSpace::Srgb.to_point(c))
             .collect();
         (hist, pts)
     }
